@@ -1,0 +1,1 @@
+//! Deterministic swarm simulator: filled in by the core issue.

@@ -1,0 +1,3 @@
+fn main() {
+    println!("tabswarm-sim: not yet implemented");
+}
