@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds everything: the wasm package (pkg/, release, optimised with binaryen's wasm-opt from
+# npm) and the tracker binary (target/release/tabswarm-tracker).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+
+echo "[build] wasm package (wasm-pack --release --target web)" >&2
+wasm-pack --quiet build --release --target web --out-dir pkg --no-pack . >&2
+# wasm-pack's own wasm-opt is disabled in Cargo.toml (its download fails on this network);
+# run binaryen from node_modules instead. The feature flags are those rustc enables by default
+# for wasm32-unknown-unknown, which every current browser supports.
+node_modules/.bin/wasm-opt -O3 \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  pkg/tabswarm_bg.wasm -o pkg/tabswarm_bg.wasm
+
+echo "[build] tracker (cargo build --release)" >&2
+cargo build --quiet --release -p tabswarm-tracker

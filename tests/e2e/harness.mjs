@@ -1,0 +1,102 @@
+// Shared helpers for the end-to-end tests: start our tracker (which serves the repository as
+// the page's static root) on a free loopback port and drive headless Chromium with
+// playwright-core. Every peer gets its own isolated browser context: pages of one context share
+// storage, so two peers there could find each other's pieces without any transfer.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ARTIFACTS = path.join(ROOT, 'tests/e2e/artifacts');
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage',
+  // Host candidates as plain IPs (no mDNS .local names, which headless Chromium here cannot
+  // resolve), and loopback allowed, so data channels open between pages on one machine.
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--allow-loopback-in-peer-connection',
+  // Pages in the background must not be throttled while they transfer.
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+
+/** Starts target/release/tabswarm-tracker on 127.0.0.1 and an ephemeral port. */
+export async function startTracker({ staticDir = ROOT, args = [], env = {} } = {}) {
+  const bin = path.join(ROOT, 'target/release/tabswarm-tracker');
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run scripts/build.sh first`);
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--static-dir', staticDir, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let log = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tracker did not start:\n${log}`)), 15000);
+    const onData = (chunk) => {
+      log += chunk;
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(log);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`tracker exited (${code}):\n${log}`)); });
+  });
+  return {
+    url,
+    announce: url.replace(/^http/, 'ws') + '/announce',
+    log: () => log,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Launches headless Chromium (Debian's /usr/bin/chromium). */
+export async function launchBrowser(extraArgs = []) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
+  });
+}
+
+/**
+ * Opens `url` in a new isolated context of `browser`. Console errors and page errors are
+ * collected in `page.errors` so tests can assert there were none.
+ */
+export async function openPeer(browser, url, { name = 'peer' } = {}) {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(`${name}: ${e.message}`));
+  page.on('console', (m) => {
+    if (process.env.E2E_VERBOSE) console.log(`[${name}] ${m.type()}: ${m.text()}`);
+    if (m.type() === 'error') page.errors.push(`${name}: ${m.text()}`);
+  });
+  await page.goto(url);
+  return page;
+}
+
+/** Deterministic pseudo-random bytes (xorshift32) so a failure can be replayed. */
+export function randomBytes(n, seed = 1) {
+  const out = new Uint8Array(n);
+  const view = new Uint32Array(out.buffer, 0, n >>> 2);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < view.length; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    view[i] = x;
+  }
+  for (let i = view.length * 4; i < n; i++) out[i] = i & 255;
+  return out;
+}
+
+export function screenshotPath(name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  return path.join(ARTIFACTS, name);
+}
