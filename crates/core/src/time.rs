@@ -23,7 +23,9 @@ impl Time {
     /// From a floating-point millisecond count (`performance.now()`); negative becomes zero.
     pub fn from_millis_f64(ms: f64) -> Time {
         // `as` saturates for floats: NaN and negatives become 0, huge values u64::MAX.
-        Time((ms * 1000.0) as u64)
+        #[allow(clippy::cast_possible_truncation)]
+        let us = (ms * 1000.0) as u64;
+        Time(us)
     }
     pub const fn as_micros(self) -> u64 {
         self.0
