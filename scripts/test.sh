@@ -17,7 +17,7 @@ cargo clippy --quiet -p tabswarm -p tabswarm-core --target wasm32-unknown-unknow
 step "native tests"
 cargo test --quiet --workspace
 step "browser tests (wasm-bindgen-test, headless Chromium)"
-wasm-pack --quiet test --headless --chrome .
+wasm-pack test --headless --chrome .
 step "build"
 bash scripts/build.sh
 step "end-to-end tests (headless Chromium)"
