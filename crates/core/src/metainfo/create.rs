@@ -1,0 +1,362 @@
+//! Streaming torrent creation: [`TorrentBuilder`] and WebTorrent's [`default_piece_length`];
+//! re-exported from [`crate::metainfo`].
+
+use super::{
+    check_component, check_path, FileEntry, Info, Metainfo, MetainfoError, MAX_PIECE_LENGTH,
+};
+use crate::lengths::Lengths;
+
+/// WebTorrent's (create-torrent's) default piece length for `total` bytes: `total / 1024`
+/// rounded to a power of two (`1 << floor(log2(total / 1024) + 0.5)`), at least 16 KiB and at
+/// most 4 MiB. Computed with integers (exact at the rounding boundaries).
+pub fn default_piece_length(total: u64) -> u32 {
+    const MIN: u32 = 16 << 10;
+    const MAX: u32 = 4 << 20;
+    if total < 1024 {
+        return MIN;
+    }
+    // floor(log2(t / 1024) + 0.5) >= k  <=>  t^2 >= 2^(2k + 19).
+    let sq = u128::from(total) * u128::from(total);
+    let log2_sq = 127 - sq.leading_zeros();
+    let k = (log2_sq - 19) / 2;
+    if k >= MAX.trailing_zeros() {
+        MAX
+    } else {
+        (1u32 << k).max(MIN)
+    }
+}
+
+/// Creates a torrent from file contents fed in slices of any size, hashing as it goes: it
+/// holds no piece data, only a running SHA-1 of the current piece.
+#[derive(Debug, Clone)]
+pub struct TorrentBuilder {
+    name: String,
+    files: Vec<FileEntry>,
+    single_file: bool,
+    private: bool,
+    comment: Option<String>,
+    url_list: Vec<String>,
+    lengths: Lengths,
+    hasher: sha1::Sha1,
+    /// Bytes of the current piece hashed so far.
+    in_piece: u32,
+    pieces: Vec<[u8; 20]>,
+    received: u64,
+}
+
+impl TorrentBuilder {
+    /// A multi-file torrent: directory `name` holding `files` (path components, length), fed
+    /// in this order. `piece_length` defaults to [`default_piece_length`].
+    pub fn new(
+        name: &str,
+        files: Vec<(Vec<String>, u64)>,
+        piece_length: Option<u32>,
+    ) -> Result<TorrentBuilder, MetainfoError> {
+        let files: Vec<FileEntry> = files
+            .into_iter()
+            .map(|(path, length)| FileEntry { path, length })
+            .collect();
+        if files.is_empty() {
+            return Err(MetainfoError::Missing("files"));
+        }
+        for f in &files {
+            check_path(&f.path)?;
+        }
+        Self::build(name, files, false, piece_length)
+    }
+
+    /// A single-file torrent of `length` bytes named `name`.
+    pub fn single(
+        name: &str,
+        length: u64,
+        piece_length: Option<u32>,
+    ) -> Result<TorrentBuilder, MetainfoError> {
+        let files = vec![FileEntry {
+            path: vec![name.to_string()],
+            length,
+        }];
+        Self::build(name, files, true, piece_length)
+    }
+
+    /// Sets the BEP 27 `private` flag (changes the info hash).
+    pub fn private(mut self, private: bool) -> TorrentBuilder {
+        self.private = private;
+        self
+    }
+
+    pub fn comment(mut self, comment: &str) -> TorrentBuilder {
+        self.comment = Some(comment.to_string());
+        self
+    }
+
+    /// BEP 19 web seeds.
+    pub fn url_list(mut self, urls: Vec<String>) -> TorrentBuilder {
+        self.url_list = urls;
+        self
+    }
+
+    pub fn lengths(&self) -> Lengths {
+        self.lengths
+    }
+
+    /// Bytes fed so far.
+    pub fn bytes_hashed(&self) -> u64 {
+        self.received
+    }
+
+    /// Hashes the next `slice` of the concatenated files. Refuses (and ignores) a slice that
+    /// would go past the declared total.
+    pub fn update(&mut self, mut slice: &[u8]) -> Result<(), MetainfoError> {
+        use sha1::Digest;
+        let left = self.lengths.total_length() - self.received;
+        if slice.len() as u64 > left {
+            return Err(MetainfoError::TooManyBytes);
+        }
+        self.received += slice.len() as u64;
+        while !slice.is_empty() {
+            let piece = self
+                .lengths
+                .validate_piece(u32::try_from(self.pieces.len()).unwrap_or(u32::MAX))
+                .ok_or(MetainfoError::TooManyBytes)?;
+            let need = self.lengths.piece_len(piece) - self.in_piece;
+            let take = slice.len().min(need as usize);
+            self.hasher.update(&slice[..take]);
+            slice = &slice[take..];
+            // take <= need, a u32.
+            self.in_piece += u32::try_from(take).unwrap_or(need);
+            if self.in_piece == self.lengths.piece_len(piece) {
+                self.pieces.push(self.hasher.finalize_reset().into());
+                self.in_piece = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// The finished torrent. `created by` is `tabswarm/<version>`; `creation_date` (seconds
+    /// since the Unix epoch) is written only if given, since the core has no clock.
+    pub fn finish(
+        self,
+        announce: Vec<String>,
+        creation_date: Option<i64>,
+    ) -> Result<Metainfo, MetainfoError> {
+        let expected = self.lengths.total_length();
+        if self.received != expected {
+            return Err(MetainfoError::TooFewBytes {
+                expected,
+                got: self.received,
+            });
+        }
+        let info = Info {
+            name: self.name,
+            piece_length: self.lengths.piece_length(),
+            pieces: self.pieces,
+            files: self.files,
+            single_file: self.single_file,
+            private: self.private,
+            lengths: self.lengths,
+        };
+        let mut m = Metainfo::from_info_bytes(info.to_bytes())?;
+        let mut seen = Vec::new();
+        for a in announce {
+            if !a.is_empty() && !seen.contains(&a) {
+                seen.push(a);
+            }
+        }
+        m.announce = seen;
+        m.url_list = self.url_list;
+        m.comment = self.comment;
+        m.created_by = Some(format!("tabswarm/{}", env!("CARGO_PKG_VERSION")));
+        m.creation_date = creation_date;
+        m.encoding = Some("UTF-8".to_string());
+        Ok(m)
+    }
+
+    fn build(
+        name: &str,
+        files: Vec<FileEntry>,
+        single_file: bool,
+        piece_length: Option<u32>,
+    ) -> Result<TorrentBuilder, MetainfoError> {
+        check_component(name)?;
+        let total = files
+            .iter()
+            .try_fold(0u64, |t, f| t.checked_add(f.length))
+            .ok_or(MetainfoError::Invalid("length"))?;
+        let piece_length = piece_length.unwrap_or_else(|| default_piece_length(total));
+        if piece_length == 0 || piece_length > MAX_PIECE_LENGTH {
+            return Err(MetainfoError::BadPieceLength);
+        }
+        let lengths = Lengths::new(total, piece_length)?;
+        Ok(TorrentBuilder {
+            name: name.to_string(),
+            files,
+            single_file,
+            private: false,
+            comment: None,
+            url_list: Vec::new(),
+            lengths,
+            hasher: sha1::Sha1::default(),
+            in_piece: 0,
+            pieces: Vec::new(),
+            received: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bencode;
+    use crate::lengths::LengthsError;
+    use crate::metainfo::InfoHash;
+    use crate::rng::Rng;
+    use std::ops::Range;
+
+    fn data(len: usize, seed: u64) -> Vec<u8> {
+        let mut v = vec![0u8; len];
+        Rng::new(seed).fill(&mut v);
+        v
+    }
+
+    fn build_single(bytes: &[u8], piece_length: u32, slice: usize) -> Metainfo {
+        let mut b =
+            TorrentBuilder::single("file.bin", bytes.len() as u64, Some(piece_length)).unwrap();
+        for chunk in bytes.chunks(slice.max(1)) {
+            b.update(chunk).unwrap();
+        }
+        b.finish(vec!["wss://tracker.example".into()], Some(1_700_000_000))
+            .unwrap()
+    }
+
+    #[test]
+    fn default_piece_length_follows_webtorrent() {
+        assert_eq!(default_piece_length(0), 16384);
+        assert_eq!(default_piece_length(1023), 16384);
+        assert_eq!(default_piece_length(1 << 20), 16384);
+        assert_eq!(default_piece_length(256 << 20), 256 << 10);
+        assert_eq!(default_piece_length(350_000_000), 256 << 10);
+        assert_eq!(default_piece_length(123_456_789), 128 << 10);
+        assert_eq!(default_piece_length(16 << 30), 4 << 20);
+        assert_eq!(default_piece_length(u64::MAX), 4 << 20);
+        // Agrees with the floating-point formula away from exact boundaries.
+        let mut rng = Rng::new(3);
+        for _ in 0..10_000 {
+            let total = 1024 + rng.below(1 << 40);
+            let k = ((total as f64 / 1024.0).log2() + 0.5).floor();
+            let expected = 2f64.powf(k).clamp(16384.0, f64::from(4u32 << 20));
+            assert_eq!(f64::from(default_piece_length(total)), expected, "{total}");
+        }
+    }
+
+    #[test]
+    fn built_torrent_round_trips_and_hashes_pieces() {
+        let bytes = data(100_000, 1);
+        let m = build_single(&bytes, 32_768, 4096);
+        assert_eq!(m.info.lengths().num_pieces(), 4);
+        for (i, chunk) in bytes.chunks(32_768).enumerate() {
+            assert_eq!(m.info.pieces()[i], crate::sha1(chunk));
+        }
+        assert_eq!(m.info_hash, InfoHash::of(&m.info_bytes));
+        assert!(m.info.is_single_file());
+        assert_eq!(
+            m.created_by.as_deref(),
+            Some(concat!("tabswarm/", env!("CARGO_PKG_VERSION")))
+        );
+        let file = m.to_bytes();
+        let back = Metainfo::from_bytes(&file).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.to_bytes(), file);
+        // WebTorrent's info layout: exactly these keys.
+        let info = bencode::decode(&m.info_bytes).unwrap();
+        let keys: Vec<&[u8]> = info.as_dict().unwrap().keys().map(Vec::as_slice).collect();
+        assert_eq!(keys, [&b"length"[..], b"name", b"piece length", b"pieces"]);
+        // No creation date unless given.
+        let mut b = TorrentBuilder::single("x", 1, None).unwrap();
+        b.update(b"x").unwrap();
+        let m = b.finish(vec![], None).unwrap();
+        assert_eq!(m.creation_date, None);
+        assert!(!m.to_bytes().windows(13).any(|w| w == b"creation date"));
+    }
+
+    #[test]
+    fn any_slicing_gives_the_same_torrent() {
+        let pl = 16_384u32;
+        let bytes = data(5 * pl as usize + 123, 2);
+        let reference = build_single(&bytes, pl, bytes.len());
+        for slice in [1, 7, pl as usize - 1, pl as usize, pl as usize + 1, 100_000] {
+            assert_eq!(build_single(&bytes, pl, slice), reference, "slice {slice}");
+        }
+        // Random slicing.
+        let mut rng = Rng::new(9);
+        let mut b = TorrentBuilder::single("file.bin", bytes.len() as u64, Some(pl)).unwrap();
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let n = (1 + rng.index(40_000)).min(rest.len());
+            b.update(&rest[..n]).unwrap();
+            rest = &rest[n..];
+        }
+        let m = b
+            .finish(vec!["wss://tracker.example".into()], Some(1_700_000_000))
+            .unwrap();
+        assert_eq!(m, reference);
+    }
+
+    #[test]
+    fn byte_count_must_match_the_declared_lengths() {
+        let mut b = TorrentBuilder::single("f", 10, Some(4)).unwrap();
+        b.update(&[0; 6]).unwrap();
+        assert_eq!(b.update(&[0; 5]), Err(MetainfoError::TooManyBytes));
+        assert_eq!(b.bytes_hashed(), 6, "a refused slice is not consumed");
+        let early = b.clone().finish(vec![], None);
+        assert_eq!(
+            early,
+            Err(MetainfoError::TooFewBytes {
+                expected: 10,
+                got: 6
+            })
+        );
+        b.update(&[0; 4]).unwrap();
+        assert_eq!(b.finish(vec![], None).unwrap().info.pieces().len(), 3);
+        assert_eq!(
+            TorrentBuilder::single("f", 0, None).err(),
+            Some(MetainfoError::Lengths(LengthsError::ZeroTotalLength))
+        );
+        assert_eq!(
+            TorrentBuilder::single("f", 1, Some(0)).err(),
+            Some(MetainfoError::BadPieceLength)
+        );
+    }
+
+    #[test]
+    fn multi_file_pieces_span_file_boundaries() {
+        let lens = [5usize, 0, 40_000, 3, 16_384];
+        let all = data(lens.iter().sum(), 3);
+        let files: Vec<(Vec<String>, u64)> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (vec!["dir".to_string(), format!("f{i}")], l as u64))
+            .collect();
+        let mut b = TorrentBuilder::new("pack", files, Some(16_384)).unwrap();
+        // Feed file by file, each in odd slices.
+        let mut off = 0usize;
+        for &l in &lens {
+            let file = &all[off..off + l];
+            for c in file.chunks(1000) {
+                b.update(c).unwrap();
+            }
+            off += l;
+        }
+        let m = b.finish(vec![], None).unwrap();
+        let single = build_single(&all, 16_384, 9999);
+        assert_eq!(m.info.pieces(), single.info.pieces());
+        assert!(!m.info.is_single_file());
+        let ranges: Vec<Range<u64>> = m.info.file_ranges().map(|(_, r)| r).collect();
+        assert_eq!(
+            ranges,
+            [0..5, 5..5, 5..40_005, 40_005..40_008, 40_008..56_392]
+        );
+        let back = Metainfo::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(back.info.files()[2].path, ["dir", "f2"]);
+        assert_eq!(back.info_hash, m.info_hash);
+    }
+}
