@@ -1,1 +1,482 @@
-//! TODO: filled in by the core issue.
+//! Tit-for-tat choking as pure logic.
+//!
+//! The [`Choker`] decides which peers we upload to. It holds only its own decisions (which peers
+//! have a *regular* slot, which one has the *optimistic* slot, and when the next rounds are due);
+//! everything it judges by comes in as a slice of [`Candidate`]s, built by the engine in a
+//! deterministic order, and every random choice is drawn from the caller's [`Rng`]. The same
+//! inputs therefore give the same decisions bit for bit. Decisions come out as [`ChokeChange`]s
+//! for the engine to turn into `choke` / `unchoke` messages.
+//!
+//! The rules (defaults in [`ChokerConfig::default`]):
+//! - **Rechoke** every `rechoke_interval` (10 s): the `unchoke_slots` (4) interested peers
+//!   that sent us the most over the rate window (20 s, measured by the engine) get the regular
+//!   slots; while *seeding* the rank is our upload rate to them instead. Ties keep peers that are
+//!   already unchoked, then fall to the rng. Everyone else is choked, except the optimistic peer.
+//! - **Optimistic unchoke** every `optimistic_interval` (30 s), and whenever the slot is empty
+//!   or its peer was promoted to a regular slot or lost interest: one random interested peer
+//!   without a regular slot is unchoked. A peer is *new* while it has been connected for less
+//!   than one `optimistic_interval`; new peers are three times as likely to be drawn, since
+//!   they have nothing to trade yet.
+//! - **Anti-snubbing**: a peer is *snubbed* when we have been interested in it for at least
+//!   `snub_timeout` (60 s) and it sent us no block during the last `snub_timeout`. While we are
+//!   downloading, a snubbed peer cannot hold a regular slot (it can still be drawn optimistic).
+//! - **Between rounds**, as WebTorrent does, a peer that becomes interested is unchoked at once
+//!   if a regular slot is free, and a slot freed by a peer that lost interest or disconnected
+//!   is handed to the best waiting peer at once, so upload capacity is not left idle for up
+//!   to 10 s.
+
+use std::time::Duration;
+
+use crate::engine::PeerKey;
+use crate::rng::Rng;
+use crate::time::Time;
+
+/// Slot count and intervals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChokerConfig {
+    /// Regular unchoke slots (the optimistic slot comes on top).
+    pub unchoke_slots: u32,
+    pub rechoke_interval: Duration,
+    pub optimistic_interval: Duration,
+    pub snub_timeout: Duration,
+}
+
+impl Default for ChokerConfig {
+    fn default() -> Self {
+        ChokerConfig {
+            unchoke_slots: 4,
+            rechoke_interval: Duration::from_secs(10),
+            optimistic_interval: Duration::from_secs(30),
+            snub_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the choker knows about one connected peer when it decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub peer: PeerKey,
+    pub peer_interested: bool,
+    /// Bytes/s of blocks it sent us over the rate window.
+    pub download_rate: u64,
+    /// Bytes/s of blocks we sent it over the rate window.
+    pub upload_rate: u64,
+    pub connected_at: Time,
+    /// Since when we have been interested in it (`None`: we are not).
+    pub am_interested_since: Option<Time>,
+    /// When it last sent us a block we asked for (`None`: never).
+    pub last_block_at: Option<Time>,
+}
+
+/// One decision for the engine to carry out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChokeChange {
+    Unchoke(PeerKey),
+    Choke(PeerKey),
+}
+
+/// The choking state machine for one torrent.
+#[derive(Debug, Clone)]
+pub struct Choker {
+    config: ChokerConfig,
+    regular: Vec<PeerKey>,
+    optimistic: Option<PeerKey>,
+    next_rechoke: Time,
+    next_optimistic: Time,
+}
+
+impl Choker {
+    /// First rechoke one interval after `now`; the first optimistic unchoke happens at the first
+    /// rechoke that finds the slot empty.
+    pub fn new(config: ChokerConfig, now: Time) -> Choker {
+        let next_rechoke = now + config.rechoke_interval;
+        Choker {
+            config,
+            regular: Vec::new(),
+            optimistic: None,
+            next_rechoke,
+            next_optimistic: now,
+        }
+    }
+
+    pub fn config(&self) -> &ChokerConfig {
+        &self.config
+    }
+
+    /// When [`rechoke`](Choker::rechoke) is due next.
+    pub fn next_rechoke(&self) -> Time {
+        self.next_rechoke
+    }
+
+    /// Whether we are uploading to `peer` (regular or optimistic).
+    pub fn is_unchoked(&self, peer: PeerKey) -> bool {
+        self.optimistic == Some(peer) || self.regular.contains(&peer)
+    }
+
+    /// The peer holding the optimistic slot.
+    pub fn optimistic(&self) -> Option<PeerKey> {
+        self.optimistic
+    }
+
+    /// The full round: regular slots by rate, optimistic slot rotation. Call it when
+    /// `now >= next_rechoke()`. `candidates` are all connected peers (interested or not).
+    pub fn rechoke(
+        &mut self,
+        now: Time,
+        seeding: bool,
+        candidates: &[Candidate],
+        rng: &mut Rng,
+        changes: &mut Vec<ChokeChange>,
+    ) {
+        self.next_rechoke = now + self.config.rechoke_interval;
+        let before = self.unchoked_set();
+        let ranked = self.rank(now, seeding, candidates, rng);
+        self.regular = ranked
+            .into_iter()
+            .take(self.config.unchoke_slots as usize)
+            .collect();
+        let keep_optimistic = self.optimistic.is_some_and(|p| {
+            now < self.next_optimistic
+                && !self.regular.contains(&p)
+                && candidates.iter().any(|c| c.peer == p && c.peer_interested)
+        });
+        if !keep_optimistic {
+            self.optimistic = self.draw_optimistic(now, candidates, rng);
+            self.next_optimistic = now + self.config.optimistic_interval;
+        }
+        self.diff(&before, candidates, changes);
+    }
+
+    /// `peer` said `interested`: unchoke it now if a regular slot is free.
+    pub fn on_interested(&mut self, peer: PeerKey, changes: &mut Vec<ChokeChange>) {
+        if self.is_unchoked(peer) || self.regular.len() >= self.config.unchoke_slots as usize {
+            return;
+        }
+        self.regular.push(peer);
+        changes.push(ChokeChange::Unchoke(peer));
+    }
+
+    /// `peer` said `not interested` or disconnected: its slot goes to the best waiting
+    /// candidate. `peer` still listed in `candidates` means it is still connected and gets a
+    /// `Choke`; a disconnected peer must not be listed.
+    pub fn on_leave(
+        &mut self,
+        now: Time,
+        peer: PeerKey,
+        seeding: bool,
+        candidates: &[Candidate],
+        rng: &mut Rng,
+        changes: &mut Vec<ChokeChange>,
+    ) {
+        let was_regular = self.regular.contains(&peer);
+        let was_optimistic = self.optimistic == Some(peer);
+        if !was_regular && !was_optimistic {
+            return;
+        }
+        self.regular.retain(|&p| p != peer);
+        if was_optimistic {
+            self.optimistic = None;
+        }
+        if candidates.iter().any(|c| c.peer == peer) {
+            changes.push(ChokeChange::Choke(peer));
+        }
+        let others: Vec<Candidate> = candidates
+            .iter()
+            .filter(|c| c.peer != peer && !self.is_unchoked(c.peer))
+            .cloned()
+            .collect();
+        if was_regular {
+            if let Some(&next) = self.rank(now, seeding, &others, rng).first() {
+                self.regular.push(next);
+                changes.push(ChokeChange::Unchoke(next));
+            }
+        } else if let Some(next) = self.draw_optimistic(now, &others, rng) {
+            self.optimistic = Some(next);
+            changes.push(ChokeChange::Unchoke(next));
+        }
+    }
+
+    /// Whether `c` counts as snubbing us at `now` (see the module docs).
+    pub fn is_snubbed(&self, now: Time, c: &Candidate) -> bool {
+        let Some(since) = c.am_interested_since else {
+            return false;
+        };
+        let quiet_since = c.last_block_at.map_or(since, |b| b.max(since));
+        now.saturating_since(quiet_since) >= self.config.snub_timeout
+    }
+
+    /// Interested, eligible peers, best first. Draws one rng value per candidate in slice order
+    /// for the tie-break, so the rng stream does not depend on the rates.
+    fn rank(
+        &self,
+        now: Time,
+        seeding: bool,
+        candidates: &[Candidate],
+        rng: &mut Rng,
+    ) -> Vec<PeerKey> {
+        let mut ranked: Vec<(u64, bool, u64, PeerKey)> = candidates
+            .iter()
+            .filter(|c| c.peer_interested && (seeding || !self.is_snubbed(now, c)))
+            .map(|c| {
+                let rate = if seeding {
+                    c.upload_rate
+                } else {
+                    c.download_rate
+                };
+                (rate, self.regular.contains(&c.peer), rng.next_u64(), c.peer)
+            })
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.cmp(a));
+        ranked.into_iter().map(|(_, _, _, p)| p).collect()
+    }
+
+    /// A weighted draw among interested peers without a regular slot; new peers weigh 3.
+    fn draw_optimistic(
+        &self,
+        now: Time,
+        candidates: &[Candidate],
+        rng: &mut Rng,
+    ) -> Option<PeerKey> {
+        let weight = |c: &Candidate| -> u64 {
+            if now.saturating_since(c.connected_at) < self.config.optimistic_interval {
+                3
+            } else {
+                1
+            }
+        };
+        let pool: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|c| c.peer_interested && !self.regular.contains(&c.peer))
+            .collect();
+        let total: u64 = pool.iter().map(|c| weight(c)).sum();
+        let mut pick = rng.below(total);
+        for c in pool {
+            let w = weight(c);
+            if pick < w {
+                return Some(c.peer);
+            }
+            pick -= w;
+        }
+        None
+    }
+
+    fn unchoked_set(&self) -> Vec<PeerKey> {
+        let mut v = self.regular.clone();
+        v.extend(self.optimistic);
+        v
+    }
+
+    fn diff(&self, before: &[PeerKey], candidates: &[Candidate], out: &mut Vec<ChokeChange>) {
+        for c in candidates {
+            let was = before.contains(&c.peer);
+            let is = self.is_unchoked(c.peer);
+            if was && !is {
+                out.push(ChokeChange::Choke(c.peer));
+            } else if is && !was {
+                out.push(ChokeChange::Unchoke(c.peer));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Time {
+        Time::from_millis(s * 1000)
+    }
+
+    fn cand(key: u64, interested: bool, down: u64, up: u64) -> Candidate {
+        Candidate {
+            peer: PeerKey(key),
+            peer_interested: interested,
+            download_rate: down,
+            upload_rate: up,
+            connected_at: Time::ZERO,
+            am_interested_since: None,
+            last_block_at: None,
+        }
+    }
+
+    fn unchoked(ch: &Choker, cands: &[Candidate]) -> Vec<u64> {
+        cands
+            .iter()
+            .filter(|c| ch.is_unchoked(c.peer))
+            .map(|c| c.peer.0)
+            .collect()
+    }
+
+    #[test]
+    fn rechoke_keeps_the_four_fastest_uploaders_plus_one_optimistic() {
+        let mut rng = Rng::new(1);
+        let mut ch = Choker::new(ChokerConfig::default(), Time::ZERO);
+        // Peers 0..10; the download rate from peer i is i * 100; peer 9 is not interested.
+        let cands: Vec<Candidate> = (0..10)
+            .map(|i| cand(i, i != 9, i * 100, 1000 - i * 100))
+            .collect();
+        let mut changes = Vec::new();
+        assert_eq!(ch.next_rechoke(), secs(10));
+        ch.rechoke(secs(10), false, &cands, &mut rng, &mut changes);
+        let on = unchoked(&ch, &cands);
+        assert_eq!(on.len(), 5);
+        for fast in [5, 6, 7, 8] {
+            assert!(on.contains(&fast), "{on:?}");
+        }
+        assert!(!on.contains(&9));
+        let opt = ch.optimistic().unwrap().0;
+        assert!(opt < 5);
+        assert_eq!(changes.len(), 5);
+        assert!(changes.iter().all(|c| matches!(c, ChokeChange::Unchoke(_))));
+        // Seeding ranks by our upload rate to them instead: peers 0..3 win.
+        changes.clear();
+        ch.rechoke(secs(20), true, &cands, &mut rng, &mut changes);
+        let on = unchoked(&ch, &cands);
+        for fast in [0, 1, 2, 3] {
+            assert!(on.contains(&fast), "{on:?}");
+        }
+        assert!(changes.contains(&ChokeChange::Choke(PeerKey(8))));
+        assert_eq!(ch.next_rechoke(), secs(30));
+    }
+
+    #[test]
+    fn optimistic_slot_rotates_every_30_s_and_favours_new_peers() {
+        let mut ch = Choker::new(ChokerConfig::default(), Time::ZERO);
+        let mut rng = Rng::new(2);
+        let mut changes = Vec::new();
+        // Four fast peers take the regular slots; 1 old and 1 new slow peer compete for
+        // the optimistic slot. Count who wins over many independent draws.
+        let mut wins_new = 0;
+        for round in 0..3000u64 {
+            let now = secs(100);
+            let mut cands: Vec<Candidate> = (0..4).map(|i| cand(i, true, 1000, 0)).collect();
+            cands.push(cand(10, true, 0, 0));
+            let mut fresh = cand(11, true, 0, 0);
+            fresh.connected_at = secs(90);
+            cands.push(fresh);
+            let mut c2 = Choker::new(ChokerConfig::default(), Time::ZERO);
+            c2.rechoke(now, false, &cands, &mut rng, &mut changes);
+            if c2.optimistic() == Some(PeerKey(11)) {
+                wins_new += 1;
+            }
+            if round == 0 {
+                ch = c2;
+            }
+        }
+        // Expected 3/4 of 3000 = 2250.
+        assert!((2100..2400).contains(&wins_new), "{wins_new}");
+        // The optimistic peer survives a rechoke before 30 s and rotates at 30 s.
+        let cands: Vec<Candidate> = (0..4)
+            .map(|i| cand(i, true, 1000, 0))
+            .chain((10..20).map(|i| cand(i, true, 0, 0)))
+            .collect();
+        let first = ch.optimistic().unwrap();
+        let mut changed = false;
+        ch.rechoke(secs(110), false, &cands, &mut rng, &mut changes);
+        assert_eq!(ch.optimistic(), Some(first));
+        ch.rechoke(secs(120), false, &cands, &mut rng, &mut changes);
+        assert_eq!(ch.optimistic(), Some(first));
+        for t in [130, 160, 190, 220] {
+            ch.rechoke(secs(t), false, &cands, &mut rng, &mut changes);
+            changed |= ch.optimistic() != Some(first);
+        }
+        assert!(changed);
+    }
+
+    #[test]
+    fn snubbing_peer_loses_its_regular_slot() {
+        let mut ch = Choker::new(ChokerConfig::default(), Time::ZERO);
+        let mut rng = Rng::new(3);
+        let mut changes = Vec::new();
+        // Only two interested peers: both get regular slots while they deliver.
+        let mut a = cand(1, true, 500, 0);
+        let mut b = cand(2, true, 400, 0);
+        for p in [&mut a, &mut b] {
+            p.am_interested_since = Some(Time::ZERO);
+            p.last_block_at = Some(secs(5));
+        }
+        ch.rechoke(
+            secs(10),
+            false,
+            &[a.clone(), b.clone()],
+            &mut rng,
+            &mut changes,
+        );
+        assert!(ch.is_unchoked(PeerKey(1)) && ch.is_unchoked(PeerKey(2)));
+        // 60 s later b has sent nothing since t=5: snubbed; a keeps delivering.
+        a.last_block_at = Some(secs(64));
+        b.download_rate = 0;
+        assert!(ch.is_snubbed(secs(70), &b));
+        assert!(!ch.is_snubbed(secs(70), &a));
+        ch.rechoke(
+            secs(70),
+            false,
+            &[a.clone(), b.clone()],
+            &mut rng,
+            &mut changes,
+        );
+        // b lost its regular slot; with no other candidate it may hold the optimistic one.
+        assert!(ch.is_unchoked(PeerKey(1)));
+        assert!(!ch.regular.contains(&PeerKey(2)));
+        // Not interested in it any more: no longer snubbed.
+        b.am_interested_since = None;
+        assert!(!ch.is_snubbed(secs(70), &b));
+        // While seeding, snubbing does not apply.
+        b.am_interested_since = Some(Time::ZERO);
+        ch.rechoke(secs(80), true, &[a, b], &mut rng, &mut changes);
+        assert!(ch.regular.contains(&PeerKey(2)));
+    }
+
+    #[test]
+    fn interest_fills_free_slots_and_leaving_hands_them_on() {
+        let mut ch = Choker::new(ChokerConfig::default(), Time::ZERO);
+        let mut rng = Rng::new(4);
+        let mut changes = Vec::new();
+        for i in 0..6 {
+            ch.on_interested(PeerKey(i), &mut changes);
+        }
+        // Four free regular slots at the start; the rest wait for the rechoke.
+        assert_eq!(
+            changes,
+            (0..4)
+                .map(|i| ChokeChange::Unchoke(PeerKey(i)))
+                .collect::<Vec<_>>()
+        );
+        changes.clear();
+        let cands: Vec<Candidate> = (0..6).map(|i| cand(i, true, i * 10, 0)).collect();
+        // Peer 2 loses interest: it is choked and the best waiting peer (5) gets its slot.
+        ch.on_leave(secs(1), PeerKey(2), false, &cands, &mut rng, &mut changes);
+        assert_eq!(
+            changes,
+            vec![
+                ChokeChange::Choke(PeerKey(2)),
+                ChokeChange::Unchoke(PeerKey(5))
+            ]
+        );
+        changes.clear();
+        // Peer 0 disconnects: no choke message for it; peer 4 moves up.
+        let rest = &cands[1..];
+        ch.on_leave(secs(2), PeerKey(0), false, rest, &mut rng, &mut changes);
+        assert_eq!(changes, vec![ChokeChange::Unchoke(PeerKey(4))]);
+        // A peer that holds no slot leaving changes nothing.
+        changes.clear();
+        ch.on_leave(secs(3), PeerKey(2), false, rest, &mut rng, &mut changes);
+        assert!(changes.is_empty());
+    }
+
+    #[test]
+    fn same_rng_same_decisions() {
+        let run = |seed| {
+            let mut ch = Choker::new(ChokerConfig::default(), Time::ZERO);
+            let mut rng = Rng::new(seed);
+            let mut changes = Vec::new();
+            let cands: Vec<Candidate> = (0..30).map(|i| cand(i, true, i % 3, 0)).collect();
+            for t in 1..20 {
+                ch.rechoke(secs(t * 10), false, &cands, &mut rng, &mut changes);
+            }
+            changes
+        };
+        assert_eq!(run(9), run(9));
+        assert_ne!(run(9), run(10));
+    }
+}

@@ -1,1 +1,790 @@
-//! TODO: filled in by the core issue.
+//! The per-torrent engine: peers connect and disconnect, bytes arrive and leave, time passes.
+//!
+//! Sans-IO in str0m's shape. The driver (the browser crate, the simulator, a test) owns the
+//! transports and the clock; the engine owns the protocol. A driver:
+//! 1. feeds one [`Input`] with [`Engine::handle_input`] (a connection opened, bytes arrived, a
+//!    connection closed, the transport's send buffer drained, the store finished a read, or
+//!    the timer fired);
+//! 2. **drains** [`Engine::poll_output`] until it returns [`Output::Timeout`], carrying out
+//!    every `Send`, `Disconnect` and `Event` on the way;
+//! 3. arms one timer for the returned instant and waits for the next input or the timer.
+//!
+//! Not draining fully before the next input is allowed but wasteful; the timeout is only
+//! correct once everything before it was drained. A worked loop:
+//!
+//! ```ignore
+//! let mut input = Some(Input::Connected { peer });
+//! loop {
+//!     if let Some(i) = input.take() {
+//!         engine.handle_input(now(), i);
+//!     }
+//!     let deadline = loop {
+//!         match engine.poll_output(now()) {
+//!             Output::Send { peer, data } => transport.send(peer, data),
+//!             Output::Disconnect { peer, reason } => transport.close(peer, reason),
+//!             Output::Event(event) => ui.show(event),
+//!             Output::Timeout(at) => break at,
+//!         }
+//!     };
+//!     input = Some(match transport.wait_until(deadline) {
+//!         Some(Io::Bytes(peer, bytes)) => { engine.handle_input(now(), Input::Data { peer, data: &bytes }); continue }
+//!         Some(Io::Drained(peer, buffered)) => Input::SendBuffer { peer, buffered },
+//!         Some(Io::Closed(peer)) => Input::Disconnected { peer },
+//!         None => Input::Timeout,
+//!     });
+//! }
+//! ```
+//!
+//! # Connections
+//! WebRTC has no initiator, so on [`Input::Connected`] both sides send their BEP 3 handshake at
+//! once. When the peer's handshake arrives (right info hash, not our own or a banned or
+//! duplicate peer id) we send our BEP 10 extended handshake (`m: {ut_metadata: 1}`,
+//! `metadata_size` once known, `reqq` = our pipeline depth, `v` = our client name) and then our
+//! `bitfield` if we hold any piece (omitted otherwise, as BEP 3 allows). Anything malformed
+//! from a peer ends in [`Output::Disconnect`] with a [`DisconnectReason`]; after that output the
+//! engine has forgotten the peer (a later `Disconnected` for it is ignored).
+//!
+//! # Downloading
+//! Requests come from the [`Picker`] (rarest first, partial pieces first, endgame) and are
+//! pipelined per peer: the depth follows the peer's recent rate (about 1.5 s of data in flight,
+//! at least 8 requests), capped by `config.pipeline_depth` and the peer's `reqq`. Every piece
+//! is SHA-1 checked before we announce it with `have`; a failed piece is discarded and fetched
+//! again, and a peer that contributed to [`BAN_STRIKES`] failed pieces is disconnected and its
+//! peer id banned. Requests a peer leaves unanswered for `request_timeout` are withdrawn and
+//! picked again elsewhere; a choke withdraws them too (no BEP 6, so the peer dropped them).
+//! Blocks we did not ask for are kept if they fill a hole but are not credited to the peer.
+//!
+//! # Uploading
+//! Requests from a peer we unchoked are served in order, as long as the peer's transport holds
+//! less than `config.max_send_buffer` bytes (the driver reports the real figure with
+//! [`Input::SendBuffer`]) and the upload token bucket allows; requests while choked are
+//! ignored (BEP 3, no fast extension). The [`Choker`] decides who is unchoked.
+//!
+//! # Timers
+//! One deadline: the earliest of the next rechoke, the next housekeeping tick (every second:
+//! keep-alives after `keepalive_interval` of silence from us, dropping peers silent for
+//! `idle_timeout`, request and metadata timeouts) and the moment a rate limiter has tokens
+//! again.
+
+mod download;
+mod metadata;
+mod peer;
+mod superseed;
+mod swarm;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+use crate::bitfield::{Bitfield, BitfieldError};
+use crate::choker::{Choker, ChokerConfig};
+use crate::lengths::{BlockInfo, PieceIndex};
+use crate::metainfo::{InfoHash, Metainfo};
+use crate::picker::{PickMode, Picker, PieceState};
+use crate::rate::{RateEstimator, TokenBucket};
+use crate::rng::Rng;
+use crate::store::{MemoryStore, PieceStore, StoreError};
+use crate::time::Time;
+use crate::wire::WireError;
+
+use metadata::MetaFetch;
+use peer::Peer;
+use superseed::SuperSeed;
+
+/// The driver's handle for one peer connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerKey(pub u64);
+
+/// A peer involved in this many failed pieces is disconnected and banned.
+pub const BAN_STRIKES: u32 = 3;
+/// Sends are cut at about this size (Chrome's data channels take up to 256 KiB per message).
+pub const SEND_CHUNK: usize = 64 * 1024;
+
+/// Engine settings. [`Config::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our peer id (the caller makes it, e.g. `-TS0100-` + 12 random characters).
+    pub peer_id: [u8; 20],
+    /// Seed of every random choice the engine makes (tie-breaks, optimistic unchokes).
+    pub seed: u64,
+    /// `v` in our extended handshake.
+    pub client: String,
+    /// Most requests we keep outstanding at one peer, and the `reqq` we advertise (how many
+    /// of its requests we queue).
+    pub pipeline_depth: u32,
+    pub unchoke_slots: u32,
+    pub rechoke_interval: Duration,
+    pub optimistic_interval: Duration,
+    pub snub_timeout: Duration,
+    /// Window of the rate estimates the choker ranks by.
+    pub rate_window: Duration,
+    /// Requests unanswered this long (no block from the peer at all) are withdrawn.
+    pub request_timeout: Duration,
+    /// We send a keep-alive after this long without sending anything.
+    pub keepalive_interval: Duration,
+    /// A peer that sent nothing for this long is dropped.
+    pub idle_timeout: Duration,
+    /// A peer whose handshake has not arrived after this long is dropped.
+    pub handshake_timeout: Duration,
+    /// Uploads to a peer pause while its transport holds this many bytes.
+    pub max_send_buffer: u64,
+    /// Bytes/s caps (token buckets); `None` is unlimited. An upload cap of zero means we never
+    /// unchoke anyone (a free rider, in the simulator).
+    pub upload_limit: Option<u64>,
+    pub download_limit: Option<u64>,
+    /// Rarest-first, or random for comparisons.
+    pub pick_mode: PickMode,
+    /// Record picker and choker decisions for [`Engine::take_trace`].
+    pub trace: bool,
+    /// As the initial seed, reveal pieces a few at a time (BEP 16 super-seeding) so that each
+    /// piece leaves us once before any leaves twice; see the `superseed` module.
+    pub super_seeding: bool,
+}
+
+impl Config {
+    /// Defaults: pipeline 250, 4 unchoke slots, rechoke 10 s, optimistic 30 s, snub 60 s,
+    /// rate window 20 s, request timeout 30 s, keep-alive 55 s, idle 150 s, handshake 25 s,
+    /// send buffer 1 MiB, no limits, rarest-first.
+    pub fn new(peer_id: [u8; 20], seed: u64) -> Config {
+        let choker = ChokerConfig::default();
+        Config {
+            peer_id,
+            seed,
+            client: concat!("tabswarm ", env!("CARGO_PKG_VERSION")).to_string(),
+            pipeline_depth: 250,
+            unchoke_slots: choker.unchoke_slots,
+            rechoke_interval: choker.rechoke_interval,
+            optimistic_interval: choker.optimistic_interval,
+            snub_timeout: choker.snub_timeout,
+            rate_window: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(55),
+            idle_timeout: Duration::from_secs(150),
+            handshake_timeout: Duration::from_secs(25),
+            max_send_buffer: 1 << 20,
+            upload_limit: None,
+            download_limit: None,
+            pick_mode: PickMode::RarestFirst,
+            trace: false,
+            super_seeding: false,
+        }
+    }
+}
+
+/// What the engine works on.
+#[derive(Debug, Clone)]
+pub enum Torrent {
+    /// We hold every piece (the store has the content).
+    Seed(Metainfo),
+    /// Full metainfo, nothing downloaded yet.
+    Download(Metainfo),
+    /// Only the info hash: the metadata comes from peers over `ut_metadata`.
+    Magnet(InfoHash),
+}
+
+/// Something happened on a connection or the clock.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A transport to a peer opened (data channel open).
+    Connected { peer: PeerKey },
+    /// Bytes from a peer, in any slicing.
+    Data { peer: PeerKey, data: &'a [u8] },
+    /// The transport closed.
+    Disconnected { peer: PeerKey },
+    /// The transport now holds `buffered` bytes not yet sent (`bufferedAmount`).
+    SendBuffer { peer: PeerKey, buffered: u64 },
+    /// The store can serve reads it answered `Pending` to.
+    StoreReady,
+    /// The deadline of the last [`Output::Timeout`] passed.
+    Timeout,
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Bytes for a peer's transport, in order.
+    Send {
+        peer: PeerKey,
+        data: Vec<u8>,
+    },
+    /// Close this connection; the engine has already forgotten it.
+    Disconnect {
+        peer: PeerKey,
+        reason: DisconnectReason,
+    },
+    Event(Event),
+    /// Nothing more to do before this instant: call `handle_input(Input::Timeout)` then.
+    Timeout(Time),
+}
+
+/// Things the page may want to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A magnet's metadata arrived and matched the info hash ([`Engine::metainfo`]).
+    Metadata,
+    PieceVerified {
+        piece: u32,
+    },
+    /// A piece failed its SHA-1 check and will be fetched again.
+    HashFailed {
+        piece: u32,
+    },
+    PeerBanned {
+        peer: PeerKey,
+        peer_id: [u8; 20],
+    },
+    /// Every piece verified (once per engine; not emitted when started as a seed).
+    Done,
+    /// A peer completed its handshakes; `client` is its extended handshake's `v`, or a name
+    /// derived from its peer id.
+    PeerHandshake {
+        peer: PeerKey,
+        peer_id: [u8; 20],
+        client: Option<String>,
+    },
+    /// The store failed; the piece involved (if any) is treated as missing.
+    StoreFailed {
+        error: StoreError,
+    },
+}
+
+/// Why we dropped a peer. Each variant names the rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The byte stream broke the wire format ([`WireError`]).
+    Protocol(WireError),
+    /// Its handshake names another torrent.
+    InfoHashMismatch,
+    /// It is us (our own peer id came back).
+    OwnPeerId,
+    /// Another connection already has this peer id.
+    DuplicatePeerId,
+    /// The peer id is banned for sending bad data ([`BAN_STRIKES`]).
+    Banned,
+    /// Its `bitfield` has the wrong length or spare bits set.
+    BadBitfield(BitfieldError),
+    /// A `have` for a piece the torrent does not have.
+    BadHave { index: u32 },
+    /// A `request`, `piece` or `cancel` outside the torrent, or longer than 16 KiB.
+    BadBlock { index: u32, begin: u32, len: u32 },
+    /// A `ut_metadata` message we cannot accept (wrong size, bad piece, or metadata that did
+    /// not hash to the info hash).
+    BadMetadata,
+    /// More `have` messages before the metadata than the torrent can have pieces.
+    TooManyHaves,
+    /// No handshake within `handshake_timeout`.
+    HandshakeTimeout,
+    /// Nothing received for `idle_timeout`.
+    Idle,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::Protocol(e) => write!(f, "protocol error: {e}"),
+            DisconnectReason::InfoHashMismatch => f.write_str("wrong info hash"),
+            DisconnectReason::OwnPeerId => f.write_str("connected to ourselves"),
+            DisconnectReason::DuplicatePeerId => f.write_str("duplicate peer id"),
+            DisconnectReason::Banned => f.write_str("banned peer"),
+            DisconnectReason::BadBitfield(e) => write!(f, "bad bitfield: {e}"),
+            DisconnectReason::BadHave { index } => write!(f, "have for unknown piece {index}"),
+            DisconnectReason::BadBlock { index, begin, len } => {
+                write!(f, "invalid block {index}:{begin}+{len}")
+            }
+            DisconnectReason::BadMetadata => f.write_str("bad ut_metadata"),
+            DisconnectReason::TooManyHaves => f.write_str("too many haves"),
+            DisconnectReason::HandshakeTimeout => f.write_str("handshake timeout"),
+            DisconnectReason::Idle => f.write_str("idle"),
+        }
+    }
+}
+
+/// Why [`Engine::new`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineError {
+    /// The store refused the torrent's geometry.
+    Store(StoreError),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// One recorded decision (with [`Config::trace`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TraceEvent {
+    Request {
+        peer: PeerKey,
+        piece: u32,
+        begin: u32,
+        duplicate: bool,
+    },
+    Choke(PeerKey),
+    Unchoke(PeerKey),
+}
+
+/// A snapshot for the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// Verified bytes / total bytes (0 before the metadata).
+    pub progress: f64,
+    pub pieces_have: u32,
+    pub pieces_total: u32,
+    /// Verified bytes.
+    pub downloaded: u64,
+    /// Block bytes sent.
+    pub uploaded: u64,
+    /// Bytes received over the wire, everything included.
+    pub received: u64,
+    /// Block bytes received that we already had or never asked for.
+    pub wasted: u64,
+    /// Block bytes/s, over the rate window.
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    pub peers: Vec<PeerStats>,
+}
+
+/// Byte counters (see [`Stats`] for their meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub received: u64,
+    pub wasted: u64,
+}
+
+/// One connection, for the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStats {
+    pub peer: PeerKey,
+    pub peer_id: Option<[u8; 20]>,
+    pub client: Option<String>,
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+    /// Pieces it has.
+    pub pieces: u32,
+    /// Our requests outstanding at it, and its requests queued at us.
+    pub requests_out: u32,
+    pub requests_in: u32,
+}
+
+/// The engine for one torrent; `S` is its piece store.
+pub struct Engine<S: PieceStore = MemoryStore> {
+    core: Core<S>,
+    peers: BTreeMap<PeerKey, Peer>,
+}
+
+/// Everything but the peers, so a peer and the rest can be borrowed at once.
+struct Core<S> {
+    config: Config,
+    info_hash: InfoHash,
+    meta: Option<Metainfo>,
+    fetch: Option<MetaFetch>,
+    picker: Option<Picker>,
+    have: Bitfield,
+    store: S,
+    choker: Choker,
+    rng: Rng,
+    now: Time,
+    started: bool,
+    next_tick: Time,
+    /// Set while a token bucket holds work back.
+    wake_at: Option<Time>,
+    up_bucket: Option<TokenBucket>,
+    down_bucket: Option<TokenBucket>,
+    out: VecDeque<Output>,
+    /// Peers whose outgoing buffer holds bytes not yet handed out.
+    dirty: Vec<PeerKey>,
+    /// Work that touches other peers, queued by per-peer handlers.
+    pending: VecDeque<Deferred>,
+    buffers: HashMap<u32, PieceBuf>,
+    strikes: HashMap<[u8; 20], u32>,
+    banned: HashSet<[u8; 20]>,
+    /// Peer ids of the connections whose handshake we accepted.
+    peer_ids: HashSet<[u8; 20]>,
+    /// Bytes of the pieces in `have`.
+    have_bytes: u64,
+    downloaded: u64,
+    uploaded: u64,
+    received: u64,
+    wasted: u64,
+    down_rate: RateEstimator,
+    up_rate: RateEstimator,
+    done: bool,
+    trace: Vec<TraceEvent>,
+    /// Initial-seeding state while that mode lasts.
+    super_seed: Option<SuperSeed>,
+    /// Set when initial seeding should end (every piece seen in the swarm).
+    end_super_seeding: bool,
+}
+
+/// Blocks of one piece being assembled.
+struct PieceBuf {
+    data: Vec<u8>,
+    senders: Vec<PeerKey>,
+}
+
+/// Cross-peer work queued by a per-peer handler.
+enum Deferred {
+    /// All blocks of a piece arrived: verify it.
+    Complete(PieceIndex),
+    /// Cancel `block` at every peer but `except` (endgame).
+    CancelOthers(BlockInfo, PeerKey),
+    /// Lost interest (still connected).
+    NotInterested(PeerKey),
+    Disconnect(PeerKey, DisconnectReason),
+    /// The metadata arrived and hashed right.
+    Metadata(Box<Metainfo>),
+    /// A metadata fetch failed its hash: drop its contributors and start over.
+    MetadataFailed(Vec<PeerKey>),
+    /// Try to fetch metadata pieces from every capable peer.
+    RequestMetadata,
+    /// Requests went back to the picker: let every peer top up its pipeline.
+    RefillAll,
+    /// This peer's pipeline ran dry with nothing to pick: take over blocks queued elsewhere.
+    Steal(PeerKey),
+}
+
+impl<S: PieceStore> Engine<S> {
+    /// An engine for `torrent` over `store`. For a seed the store must already hold every
+    /// piece; for a download or magnet it starts empty.
+    pub fn new(config: Config, torrent: Torrent, mut store: S) -> Result<Engine<S>, EngineError> {
+        let mut rng = Rng::new(config.seed);
+        let (info_hash, meta, seeding) = match torrent {
+            Torrent::Seed(m) => (m.info_hash, Some(m), true),
+            Torrent::Download(m) => (m.info_hash, Some(m), false),
+            Torrent::Magnet(h) => (h, None, false),
+        };
+        let total_length = meta.as_ref().map_or(0, |m| m.info.total_length());
+        let (picker, have) = match &meta {
+            Some(m) => {
+                let lengths = m.info.lengths();
+                store.set_lengths(lengths).map_err(EngineError::Store)?;
+                let n = lengths.num_pieces();
+                let have = if seeding {
+                    Bitfield::full(n)
+                } else {
+                    Bitfield::new(n)
+                };
+                let picker = Picker::new(lengths, &have, config.pick_mode, &mut rng);
+                (Some(picker), have)
+            }
+            None => (None, Bitfield::new(0)),
+        };
+        let super_seed =
+            (seeding && config.super_seeding).then(|| SuperSeed::new(have.len(), &mut rng));
+        let choker = Choker::new(choker_config(&config), Time::ZERO);
+        let window = config.rate_window;
+        Ok(Engine {
+            core: Core {
+                info_hash,
+                meta,
+                fetch: None,
+                picker,
+                have,
+                store,
+                choker,
+                rng,
+                now: Time::ZERO,
+                started: false,
+                next_tick: Time::ZERO,
+                wake_at: None,
+                up_bucket: None,
+                down_bucket: None,
+                out: VecDeque::new(),
+                dirty: Vec::new(),
+                pending: VecDeque::new(),
+                buffers: HashMap::new(),
+                strikes: HashMap::new(),
+                banned: HashSet::new(),
+                peer_ids: HashSet::new(),
+                have_bytes: if seeding { total_length } else { 0 },
+                downloaded: 0,
+                uploaded: 0,
+                received: 0,
+                wasted: 0,
+                down_rate: RateEstimator::new(window, Time::ZERO),
+                up_rate: RateEstimator::new(window, Time::ZERO),
+                done: seeding,
+                trace: Vec::new(),
+                super_seed,
+                end_super_seeding: false,
+                config,
+            },
+            peers: BTreeMap::new(),
+        })
+    }
+
+    /// Feeds one input; then drain [`poll_output`](Self::poll_output).
+    pub fn handle_input(&mut self, now: Time, input: Input<'_>) {
+        self.advance(now);
+        match input {
+            Input::Connected { peer } => self.on_connected(peer),
+            Input::Data { peer, data } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    self.core.on_data(p, data);
+                }
+            }
+            Input::Disconnected { peer } => self.remove_peer(peer),
+            Input::SendBuffer { peer, buffered } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.buffered = buffered;
+                    self.core.serve(p);
+                }
+            }
+            Input::StoreReady => {
+                for p in self.peers.values_mut() {
+                    if p.parked {
+                        p.parked = false;
+                        self.core.serve(p);
+                    }
+                }
+            }
+            Input::Timeout => {}
+        }
+        self.run_deferred();
+        self.run_timers();
+    }
+
+    /// The next thing to do; [`Output::Timeout`] when there is nothing until then.
+    pub fn poll_output(&mut self, now: Time) -> Output {
+        self.advance(now);
+        loop {
+            if let Some(o) = self.core.out.pop_front() {
+                return o;
+            }
+            if !self.core.dirty.is_empty() {
+                for key in std::mem::take(&mut self.core.dirty) {
+                    if let Some(p) = self.peers.get_mut(&key) {
+                        p.dirty = false;
+                        if !p.out.is_empty() {
+                            let data = std::mem::take(&mut p.out);
+                            self.core.out.push_back(Output::Send { peer: key, data });
+                        }
+                    }
+                }
+                continue;
+            }
+            let deadline = self.deadline();
+            if deadline > self.core.now {
+                return Output::Timeout(deadline);
+            }
+            self.run_timers();
+            if self.core.out.is_empty() && self.core.dirty.is_empty() {
+                return Output::Timeout(self.deadline());
+            }
+        }
+    }
+
+    /// Sets the upload and download caps in bytes/s (`None`: unlimited).
+    pub fn set_limits(&mut self, upload: Option<u64>, download: Option<u64>) {
+        let now = self.core.now;
+        self.core.config.upload_limit = upload;
+        self.core.config.download_limit = download;
+        let bucket = |old: Option<TokenBucket>, rate: Option<u64>| {
+            rate.map(|r| match old {
+                Some(mut b) => {
+                    b.set_rate(r, (r / 4).max(64 * 1024), now);
+                    b
+                }
+                None => TokenBucket::with_rate(r, now),
+            })
+        };
+        self.core.up_bucket = bucket(self.core.up_bucket.take(), upload);
+        self.core.down_bucket = bucket(self.core.down_bucket.take(), download);
+        self.core.wake_at = Some(now);
+    }
+
+    pub fn info_hash(&self) -> InfoHash {
+        self.core.info_hash
+    }
+
+    /// The torrent's metainfo, once known.
+    pub fn metainfo(&self) -> Option<&Metainfo> {
+        self.core.meta.as_ref()
+    }
+
+    /// Our pieces (empty before the metadata).
+    pub fn have(&self) -> &Bitfield {
+        &self.core.have
+    }
+
+    /// Every piece verified.
+    pub fn is_complete(&self) -> bool {
+        self.core.picker.as_ref().is_some_and(Picker::is_complete)
+    }
+
+    pub fn store(&self) -> &S {
+        &self.core.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.core.store
+    }
+
+    pub fn num_peers(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Counters, rates and the peer list.
+    pub fn stats(&self) -> Stats {
+        let c = &self.core;
+        let now = c.now;
+        let (total, pieces_total) = c.meta.as_ref().map_or((0, 0), |m| {
+            (m.info.total_length(), m.info.lengths().num_pieces())
+        });
+        Stats {
+            progress: if total == 0 {
+                0.0
+            } else {
+                c.have_bytes as f64 / total as f64
+            },
+            pieces_have: c.have.count_ones(),
+            pieces_total,
+            downloaded: c.downloaded,
+            uploaded: c.uploaded,
+            received: c.received,
+            wasted: c.wasted,
+            download_rate: c.down_rate.rate(now),
+            upload_rate: c.up_rate.rate(now),
+            peers: self.peers.values().map(|p| p.stats(now)).collect(),
+        }
+    }
+
+    /// The byte counters of [`stats`](Self::stats), without building the peer list.
+    pub fn counters(&self) -> Counters {
+        let c = &self.core;
+        Counters {
+            downloaded: c.downloaded,
+            uploaded: c.uploaded,
+            received: c.received,
+            wasted: c.wasted,
+        }
+    }
+
+    /// State and availability of every piece, for a piece map (empty before the metadata).
+    pub fn piece_map(&self) -> Vec<(PieceState, u32)> {
+        let Some(picker) = &self.core.picker else {
+            return Vec::new();
+        };
+        picker
+            .lengths()
+            .iter_pieces()
+            .map(|p| (picker.state(p), picker.availability(p)))
+            .collect()
+    }
+
+    /// Decisions recorded since the last call (with [`Config::trace`]).
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        std::mem::take(&mut self.core.trace)
+    }
+
+    // ---- inputs ----
+
+    fn advance(&mut self, now: Time) {
+        if now > self.core.now {
+            self.core.now = now;
+        }
+        if !self.core.started {
+            self.core.started = true;
+            let now = self.core.now;
+            self.core.choker = Choker::new(choker_config(&self.core.config), now);
+            self.core.next_tick = now + TICK;
+            self.core.down_rate = RateEstimator::new(self.core.config.rate_window, now);
+            self.core.up_rate = RateEstimator::new(self.core.config.rate_window, now);
+            let (up, down) = (
+                self.core.config.upload_limit,
+                self.core.config.download_limit,
+            );
+            self.set_limits(up, down);
+        }
+    }
+
+    fn on_connected(&mut self, key: PeerKey) {
+        if self.peers.contains_key(&key) {
+            return;
+        }
+        let mut p = Peer::new(key, &self.core);
+        self.core.send_handshake(&mut p);
+        self.peers.insert(key, p);
+    }
+
+    /// Forgets a peer: its pieces leave the availability counts, its requests go back to the
+    /// picker, its choker slot is handed on.
+    fn remove_peer(&mut self, key: PeerKey) {
+        let Some(mut p) = self.peers.remove(&key) else {
+            return;
+        };
+        self.core.withdraw_requests(&mut p);
+        if let Some(id) = p.peer_id {
+            self.core.peer_ids.remove(&id);
+        }
+        if let Some(picker) = &mut self.core.picker {
+            picker.remove_peer(&p.has);
+        }
+        if let Some(fetch) = &mut self.core.fetch {
+            if fetch.forget_peer(key) {
+                self.core.pending.push_back(Deferred::RequestMetadata);
+            }
+        }
+        let cands = self.candidates();
+        let mut changes = Vec::new();
+        let c = &mut self.core;
+        let seeding = c.is_seeding();
+        c.choker
+            .on_leave(c.now, key, seeding, &cands, &mut c.rng, &mut changes);
+        self.apply_choke(&changes);
+        // Blocks it held may now go to others.
+        self.refill_all();
+    }
+
+    fn disconnect(&mut self, key: PeerKey, reason: DisconnectReason) {
+        if self.peers.contains_key(&key) {
+            self.core
+                .out
+                .push_back(Output::Disconnect { peer: key, reason });
+            self.remove_peer(key);
+        }
+    }
+}
+
+impl<S: PieceStore> Core<S> {
+    fn is_seeding(&self) -> bool {
+        self.picker.as_ref().is_some_and(Picker::is_complete)
+    }
+
+    /// An upload limit of zero: we never unchoke anyone.
+    fn uploads_disabled(&self) -> bool {
+        self.config.upload_limit == Some(0)
+    }
+
+    fn record(&mut self, event: TraceEvent) {
+        if self.config.trace {
+            self.trace.push(event);
+        }
+    }
+}
+
+fn choker_config(c: &Config) -> ChokerConfig {
+    ChokerConfig {
+        unchoke_slots: c.unchoke_slots,
+        rechoke_interval: c.rechoke_interval,
+        optimistic_interval: c.optimistic_interval,
+        snub_timeout: c.snub_timeout,
+    }
+}
+
+/// Housekeeping period.
+const TICK: Duration = Duration::from_secs(1);

@@ -1,0 +1,296 @@
+//! The download side of a connection: sizing the request pipeline, picking blocks, receiving
+//! them, and withdrawing or cancelling requests.
+//!
+//! # Pipeline
+//! See [`Peer::target_depth`]: about twice the bandwidth-delay product, measured per peer.
+//!
+//! # Taking over requests
+//! The picker never requests a block twice outside endgame, so a peer whose pieces we want can
+//! still go unused: everything it has that we lack may already be requested from others. Left
+//! alone its upload capacity idles while our requests wait in another peer's queue. When a
+//! peer's pipeline runs dry like this, it takes over requests from the peer with the longest
+//! pipeline, newest first (those are the furthest from being served): a `cancel` goes to the
+//! old peer and a `request` to the new one. If the old peer had already sent the block, it
+//! arrives twice and the second copy is counted as wasted.
+
+use std::time::Duration;
+
+use super::peer::Peer;
+use super::{Core, Deferred, DisconnectReason, Engine, PeerKey, PieceBuf, TraceEvent};
+use crate::lengths::{BlockInfo, BLOCK_LEN};
+use crate::picker::Received;
+use crate::store::PieceStore;
+use crate::time::Time;
+use crate::wire::Message;
+
+/// Fewest requests kept at a peer (also the start, before its rate is known).
+const MIN_PIPELINE: u32 = 8;
+/// Requests on top of the rate-based window.
+const PIPELINE_MARGIN: u32 = 4;
+/// Time added to twice the round trip in the pipeline window.
+const PIPELINE_SLACK: Duration = Duration::from_millis(100);
+/// Largest pipeline window.
+const PIPELINE_MAX_WINDOW: Duration = Duration::from_secs(1);
+/// Window of the short-term rate that sizes the pipeline.
+pub(super) const RECENT_WINDOW: Duration = Duration::from_secs(2);
+/// Period over which the smallest round trip is taken.
+const RTT_WINDOW: Duration = Duration::from_secs(10);
+
+/// A peer whose pipeline holds fewer requests than this may take over requests.
+pub(super) const STEAL_BELOW: usize = 2;
+/// A donor keeps at least this many requests.
+const DONOR_KEEPS: usize = 4;
+
+impl Peer {
+    /// Requests to keep outstanding: the data its recent rate moves in twice the smallest
+    /// recent round trip plus [`PIPELINE_SLACK`], plus [`PIPELINE_MARGIN`] blocks. So the rate
+    /// can grow by about half each round trip while the requests waiting at the peer stay near
+    /// one round trip of data: more would hold blocks that an idle peer could send. The window
+    /// never exceeds [`PIPELINE_MAX_WINDOW`] (WebTorrent keeps at most a second at the current
+    /// speed), and before the first round trip is measured it is the slack alone.
+    pub(super) fn target_depth(&self, now: Time, max: u32) -> u32 {
+        if self.stalled {
+            return 1;
+        }
+        let rate = u128::from(self.recent.rate(now));
+        let window = self
+            .min_rtt
+            .map_or(PIPELINE_SLACK, |rtt| 2 * rtt + PIPELINE_SLACK)
+            .min(PIPELINE_MAX_WINDOW);
+        let bytes = rate * window.as_micros() / 1_000_000;
+        let blocks = u32::try_from(bytes / u128::from(BLOCK_LEN)).unwrap_or(u32::MAX);
+        blocks
+            .saturating_add(PIPELINE_MARGIN)
+            .max(MIN_PIPELINE)
+            .min(max)
+            .min(self.reqq)
+            .max(1)
+    }
+
+    /// Whether we have an outstanding request for `block` at this peer.
+    pub(super) fn has_request(&self, block: &BlockInfo) -> bool {
+        self.requests.iter().any(|(b, _)| b == block)
+    }
+
+    /// Removes our request for `block`, returning when it was sent.
+    pub(super) fn take_request(&mut self, block: &BlockInfo) -> Option<Time> {
+        let at = self.requests.iter().position(|(b, _)| b == block)?;
+        self.requests.remove(at).map(|(_, t)| t)
+    }
+
+    /// A requested block arrived `rtt` after its request. The smallest round trip is kept
+    /// per [`RTT_WINDOW`]: a smaller sample lowers the estimate at once, and at the end of a
+    /// window the estimate becomes that window's smallest sample (so it can also rise).
+    fn sample_rtt(&mut self, now: Time, rtt: Duration) {
+        if self.min_rtt.is_none_or(|m| rtt < m) {
+            self.min_rtt = Some(rtt);
+        }
+        self.window_min_rtt = Some(self.window_min_rtt.map_or(rtt, |m| m.min(rtt)));
+        if now.saturating_since(self.rtt_window_start) >= RTT_WINDOW {
+            self.min_rtt = self.window_min_rtt.take();
+            self.rtt_window_start = now;
+        }
+    }
+}
+
+impl<S: PieceStore> Core<S> {
+    pub(super) fn on_piece(
+        &mut self,
+        p: &mut Peer,
+        index: u32,
+        begin: u32,
+        data: &[u8],
+    ) -> Result<(), DisconnectReason> {
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let block = self.validate(index, begin, len)?;
+        let now = self.now;
+        let credited = match p.take_request(&block) {
+            Some(sent) => {
+                p.sample_rtt(now, now.saturating_since(sent));
+                true
+            }
+            None => false,
+        };
+        if credited {
+            let n = u64::from(len);
+            p.down.record(now, n);
+            p.recent.record(now, n);
+            self.down_rate.record(now, n);
+            p.last_block_at = Some(now);
+            p.progress_at = now;
+            p.stalled = false;
+        }
+        let Some(picker) = &mut self.picker else {
+            return Ok(());
+        };
+        match picker.received(block) {
+            Received::New { complete } => {
+                let piece_len = picker.lengths().piece_len(block.piece) as usize;
+                let buf = self.buffers.entry(index).or_insert_with(|| PieceBuf {
+                    data: vec![0; piece_len],
+                    senders: Vec::new(),
+                });
+                let start = begin as usize;
+                buf.data[start..start + data.len()].copy_from_slice(data);
+                if !buf.senders.contains(&p.key) {
+                    buf.senders.push(p.key);
+                }
+                if complete {
+                    self.pending.push_back(Deferred::Complete(block.piece));
+                }
+                // Other peers may hold a request for it: endgame copies, or a request it was
+                // taken over by (this copy was already on its way).
+                if !credited || picker.in_endgame() {
+                    self.pending.push_back(Deferred::CancelOthers(block, p.key));
+                }
+            }
+            Received::Duplicate | Received::NotInFlight => self.wasted += u64::from(len),
+        }
+        self.fill_requests(p);
+        Ok(())
+    }
+
+    /// Tops up the peer's pipeline from the picker.
+    pub(super) fn fill_requests(&mut self, p: &mut Peer) {
+        if p.peer_choking || !p.am_interested {
+            return;
+        }
+        let now = self.now;
+        let target = p.target_depth(now, self.config.pipeline_depth) as usize;
+        let was_idle = p.requests.is_empty();
+        while p.requests.len() < target {
+            if let Some(bucket) = &mut self.down_bucket {
+                let at = bucket.available_at(now, u64::from(BLOCK_LEN));
+                if at > now {
+                    self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+                    break;
+                }
+            }
+            let Some(picker) = &mut self.picker else {
+                break;
+            };
+            let requests = &p.requests;
+            let asked = |b: BlockInfo| requests.iter().any(|(r, _)| *r == b);
+            let Some(pick) = picker.pick(&p.has, p.hint, asked, &mut self.rng) else {
+                // Nothing left to pick here: maybe take over blocks queued at a busier peer.
+                if p.requests.len() < STEAL_BELOW && !p.steal_queued {
+                    p.steal_queued = true;
+                    self.pending.push_back(Deferred::Steal(p.key));
+                }
+                break;
+            };
+            let b = pick.block;
+            if let Some(bucket) = &mut self.down_bucket {
+                bucket.take(now, u64::from(b.len));
+            }
+            p.hint = Some(b.piece);
+            p.requests.push_back((b, now));
+            if self.config.trace {
+                self.trace.push(TraceEvent::Request {
+                    peer: p.key,
+                    piece: b.piece.get(),
+                    begin: b.begin,
+                    duplicate: pick.duplicate,
+                });
+            }
+            self.emit_request(p, b);
+        }
+        if was_idle && !p.requests.is_empty() {
+            p.progress_at = now;
+        }
+    }
+
+    /// Our requests at `p` are gone (choke, disconnect): back to the picker, no `cancel`.
+    pub(super) fn withdraw_requests(&mut self, p: &mut Peer) {
+        let requests = std::mem::take(&mut p.requests);
+        if let Some(picker) = &mut self.picker {
+            for (b, _) in requests {
+                picker.unrequest(b);
+            }
+        }
+    }
+
+    /// Withdraws every request at `p` and tells it with `cancel` (it stalled).
+    pub(super) fn cancel_all_requests(&mut self, p: &mut Peer) {
+        p.stalled = true;
+        let requests = std::mem::take(&mut p.requests);
+        for (b, _) in requests {
+            if let Some(picker) = &mut self.picker {
+                picker.unrequest(b);
+            }
+            self.emit_cancel(p, b);
+        }
+    }
+
+    /// Cancels one endgame copy at `p`, if it has it outstanding.
+    pub(super) fn cancel_request(&mut self, p: &mut Peer, block: BlockInfo) {
+        if p.take_request(&block).is_some() {
+            if let Some(picker) = &mut self.picker {
+                picker.unrequest(block);
+            }
+            self.emit_cancel(p, block);
+            self.fill_requests(p);
+        }
+    }
+
+    pub(super) fn emit_request(&mut self, p: &mut Peer, b: BlockInfo) {
+        let msg = Message::Request {
+            index: b.piece.get(),
+            begin: b.begin,
+            length: b.len,
+        };
+        self.emit(p, &msg);
+    }
+
+    pub(super) fn emit_cancel(&mut self, p: &mut Peer, b: BlockInfo) {
+        let msg = Message::Cancel {
+            index: b.piece.get(),
+            begin: b.begin,
+            length: b.len,
+        };
+        self.emit(p, &msg);
+    }
+}
+
+impl<S: PieceStore> Engine<S> {
+    pub(super) fn steal(&mut self, key: PeerKey) {
+        let Some(mut p) = self.peers.remove(&key) else {
+            return;
+        };
+        p.steal_queued = false;
+        let c = &mut self.core;
+        if !p.peer_choking && p.am_interested {
+            let target = p.target_depth(c.now, c.config.pipeline_depth) as usize;
+            let mut want = target.saturating_sub(p.requests.len());
+            while want > 0 {
+                // The donor: the longest pipeline, lowest key on ties.
+                let donor = self
+                    .peers
+                    .values_mut()
+                    .filter(|d| d.requests.len() > DONOR_KEEPS)
+                    .max_by_key(|d| (d.requests.len(), std::cmp::Reverse(d.key)));
+                let Some(d) = donor else {
+                    break;
+                };
+                let found = d
+                    .requests
+                    .iter()
+                    .rposition(|(b, _)| p.has.get(b.piece.get()) && !p.has_request(b));
+                let Some(at) = found else {
+                    break;
+                };
+                let Some((block, _)) = d.requests.remove(at) else {
+                    break;
+                };
+                c.emit_cancel(d, block);
+                p.requests.push_back((block, c.now));
+                c.emit_request(&mut p, block);
+                want -= 1;
+            }
+            if !p.requests.is_empty() && p.requests.len() <= want {
+                p.progress_at = c.now;
+            }
+        }
+        self.peers.insert(key, p);
+    }
+}

@@ -1,0 +1,550 @@
+//! One connection: its state, and how each message from it is handled.
+//!
+//! Handlers here see one peer and the engine's [`Core`]; work that touches other peers (have
+//! broadcasts after a verified piece, endgame cancels, choker slot changes, disconnects) is
+//! queued as a [`Deferred`] and carried out by the engine right after.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::{
+    Core, Deferred, DisconnectReason, Event, Output, PeerKey, PeerStats, TraceEvent, SEND_CHUNK,
+};
+use crate::bitfield::Bitfield;
+use crate::choker::Candidate;
+use crate::lengths::BlockInfo;
+use crate::rate::RateEstimator;
+use crate::store::{PieceStore, ReadStatus};
+use crate::time::Time;
+use crate::wire::{Decoder, ExtendedHandshake, Frame, Handshake, Message, WireLimits, UT_METADATA};
+
+/// Our id for `ut_metadata` in the `m` dict we send.
+pub(super) const OUR_UT_METADATA: u8 = 1;
+/// Per-connection state.
+pub(super) struct Peer {
+    pub key: PeerKey,
+    pub decoder: Decoder,
+    /// Encoded messages not yet handed to the driver.
+    pub out: Vec<u8>,
+    /// Listed in `Core::dirty`.
+    pub dirty: bool,
+    /// Set once its handshake was accepted.
+    pub peer_id: Option<[u8; 20]>,
+    pub client: Option<String>,
+    /// `PeerHandshake` was emitted.
+    pub announced: bool,
+    pub extended: bool,
+    /// Its id for `ut_metadata`, and the metadata size it announced.
+    pub ut_metadata: Option<u8>,
+    pub metadata_size: Option<u64>,
+    /// It rejected a metadata request: do not ask it again.
+    pub metadata_rejected: bool,
+    /// How many of our requests it queues (its `reqq`).
+    pub reqq: u32,
+    /// Its pieces (zero length before the metadata).
+    pub has: Bitfield,
+    /// A bitfield and haves received before the metadata.
+    pub early_bitfield: Option<Vec<u8>>,
+    pub early_haves: Vec<u32>,
+    /// Initial seeding: pieces shown to it that it has not announced yet.
+    pub revealed: Vec<u32>,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+    /// Pieces it has that we want.
+    pub interesting: u32,
+    /// Our outstanding requests and when we sent them, oldest first.
+    pub requests: VecDeque<(BlockInfo, Time)>,
+    /// Smallest recent request-to-block delay (see `sample_rtt`).
+    pub min_rtt: Option<Duration>,
+    pub window_min_rtt: Option<Duration>,
+    pub rtt_window_start: Time,
+    pub hint: Option<crate::lengths::PieceIndex>,
+    /// Its requests timed out: one request at a time until a block arrives.
+    pub stalled: bool,
+    /// A `Deferred::Steal` for it is queued.
+    pub steal_queued: bool,
+    /// Last block from it, or when the pipeline went from empty to busy.
+    pub progress_at: Time,
+    pub last_block_at: Option<Time>,
+    pub am_interested_since: Option<Time>,
+    pub down: RateEstimator,
+    pub up: RateEstimator,
+    pub recent: RateEstimator,
+    /// Its requests, to serve in order.
+    pub queue: VecDeque<BlockInfo>,
+    /// A read answered `Pending`; serve again on `StoreReady`.
+    pub parked: bool,
+    /// Bytes in its transport (as last reported, plus what we emitted since).
+    pub buffered: u64,
+    pub connected_at: Time,
+    /// When we last sent it a block, or unchoked it.
+    pub served_at: Time,
+    pub last_recv: Time,
+    pub last_sent: Time,
+}
+
+impl Peer {
+    pub fn new<S>(key: PeerKey, core: &Core<S>) -> Peer {
+        let now = core.now;
+        let limits = match &core.meta {
+            Some(m) => WireLimits::for_pieces(m.info.lengths().num_pieces()),
+            None => WireLimits::default(),
+        };
+        let window = core.config.rate_window;
+        Peer {
+            key,
+            decoder: Decoder::new(limits),
+            out: Vec::new(),
+            dirty: false,
+            peer_id: None,
+            client: None,
+            announced: false,
+            extended: false,
+            ut_metadata: None,
+            metadata_size: None,
+            metadata_rejected: false,
+            reqq: core.config.pipeline_depth,
+            has: Bitfield::new(core.have.len()),
+            early_bitfield: None,
+            early_haves: Vec::new(),
+            revealed: Vec::new(),
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            interesting: 0,
+            requests: VecDeque::new(),
+            min_rtt: None,
+            window_min_rtt: None,
+            rtt_window_start: now,
+            hint: None,
+            stalled: false,
+            steal_queued: false,
+            progress_at: now,
+            last_block_at: None,
+            am_interested_since: None,
+            down: RateEstimator::new(window, now),
+            up: RateEstimator::new(window, now),
+            recent: RateEstimator::new(super::download::RECENT_WINDOW, now),
+            queue: VecDeque::new(),
+            parked: false,
+            buffered: 0,
+            connected_at: now,
+            served_at: now,
+            last_recv: now,
+            last_sent: now,
+        }
+    }
+
+    /// The torrent's size became known: bitfields are now checked against it.
+    pub fn set_limits(&mut self, limits: WireLimits) {
+        self.decoder.set_max_bitfield_len(limits.max_bitfield_len);
+    }
+
+    pub fn stats(&self, now: Time) -> PeerStats {
+        PeerStats {
+            peer: self.key,
+            peer_id: self.peer_id,
+            client: self.client.clone(),
+            download_rate: self.down.rate(now),
+            upload_rate: self.up.rate(now),
+            am_choking: self.am_choking,
+            am_interested: self.am_interested,
+            peer_choking: self.peer_choking,
+            peer_interested: self.peer_interested,
+            pieces: self.has.count_ones(),
+            requests_out: u32::try_from(self.requests.len()).unwrap_or(u32::MAX),
+            requests_in: u32::try_from(self.queue.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Block bytes/s we sent it over the rate window.
+    pub fn upload_rate(&self, now: Time) -> u64 {
+        self.up.rate(now)
+    }
+
+    pub fn candidate(&self, now: Time) -> Candidate {
+        Candidate {
+            peer: self.key,
+            peer_interested: self.peer_interested,
+            download_rate: self.down.rate(now),
+            upload_rate: self.up.rate(now),
+            connected_at: self.connected_at,
+            am_interested_since: self.am_interested_since,
+            last_block_at: self.last_block_at,
+        }
+    }
+}
+
+impl<S: PieceStore> Core<S> {
+    /// Appends `msg` to the peer's outgoing bytes.
+    pub(super) fn emit(&mut self, p: &mut Peer, msg: &Message) {
+        let before = p.out.len();
+        msg.encode(&mut p.out);
+        self.emitted(p, before);
+    }
+
+    /// Hands the peer's pending small messages out as one send.
+    fn flush(&mut self, p: &mut Peer) {
+        if !p.out.is_empty() {
+            let data = std::mem::take(&mut p.out);
+            self.out.push_back(Output::Send { peer: p.key, data });
+        }
+    }
+
+    /// Bookkeeping after bytes were appended to `p.out` from `before` on.
+    fn emitted(&mut self, p: &mut Peer, before: usize) {
+        p.buffered += (p.out.len() - before) as u64;
+        p.last_sent = self.now;
+        if p.out.len() >= SEND_CHUNK {
+            let data = std::mem::replace(&mut p.out, Vec::with_capacity(SEND_CHUNK + 1024));
+            self.out.push_back(Output::Send { peer: p.key, data });
+        } else if !p.dirty && !p.out.is_empty() {
+            p.dirty = true;
+            self.dirty.push(p.key);
+        }
+    }
+
+    pub(super) fn send_handshake(&mut self, p: &mut Peer) {
+        let h = Handshake::new(self.info_hash.0, self.config.peer_id);
+        let before = p.out.len();
+        p.out.extend_from_slice(&h.encode());
+        self.emitted(p, before);
+    }
+
+    pub(super) fn on_data(&mut self, p: &mut Peer, data: &[u8]) {
+        self.received += data.len() as u64;
+        p.last_recv = self.now;
+        p.decoder.push(data);
+        loop {
+            let frame = match p.decoder.next() {
+                Ok(Some(f)) => f,
+                Ok(None) => return,
+                Err(e) => {
+                    self.drop_peer(p, DisconnectReason::Protocol(e));
+                    return;
+                }
+            };
+            let result = match frame {
+                Frame::Handshake(h) => self.on_handshake(p, h),
+                Frame::Message(m) => self.on_message(p, m),
+            };
+            if let Err(reason) = result {
+                self.drop_peer(p, reason);
+                return;
+            }
+        }
+    }
+
+    fn drop_peer(&mut self, p: &mut Peer, reason: DisconnectReason) {
+        // Stop reading this peer; the engine removes it when it runs the deferred queue.
+        p.decoder = Decoder::new(WireLimits::default());
+        self.pending.push_back(Deferred::Disconnect(p.key, reason));
+    }
+
+    fn on_handshake(&mut self, p: &mut Peer, h: Handshake) -> Result<(), DisconnectReason> {
+        if h.info_hash != self.info_hash.0 {
+            return Err(DisconnectReason::InfoHashMismatch);
+        }
+        if h.peer_id == self.config.peer_id {
+            return Err(DisconnectReason::OwnPeerId);
+        }
+        if self.banned.contains(&h.peer_id) {
+            return Err(DisconnectReason::Banned);
+        }
+        if self.peer_ids.contains(&h.peer_id) {
+            return Err(DisconnectReason::DuplicatePeerId);
+        }
+        self.peer_ids.insert(h.peer_id);
+        p.peer_id = Some(h.peer_id);
+        p.extended = h.supports_extended();
+        if p.extended {
+            let ours = ExtendedHandshake {
+                m: [(UT_METADATA.to_string(), OUR_UT_METADATA)].into(),
+                metadata_size: self.meta.as_ref().map(|m| m.info_bytes.len() as u64),
+                reqq: Some(self.config.pipeline_depth),
+                v: Some(self.config.client.clone()),
+                p: None,
+            };
+            let msg = Message::Extended {
+                id: 0,
+                payload: ours.encode(),
+            };
+            self.emit(p, &msg);
+        } else {
+            self.announce(p);
+        }
+        if self.super_seeding() {
+            self.reveal(p);
+        } else if self.have.count_ones() > 0 {
+            let msg = Message::Bitfield(self.have.as_wire().to_vec());
+            self.emit(p, &msg);
+        }
+        Ok(())
+    }
+
+    /// Emits `PeerHandshake` once.
+    fn announce(&mut self, p: &mut Peer) {
+        if p.announced {
+            return;
+        }
+        let Some(peer_id) = p.peer_id else {
+            return;
+        };
+        p.announced = true;
+        if p.client.is_none() {
+            p.client = client_from_peer_id(&peer_id);
+        }
+        self.out.push_back(Output::Event(Event::PeerHandshake {
+            peer: p.key,
+            peer_id,
+            client: p.client.clone(),
+        }));
+    }
+
+    fn on_message(&mut self, p: &mut Peer, msg: Message) -> Result<(), DisconnectReason> {
+        if !matches!(msg, Message::Extended { id: 0, .. }) {
+            self.announce(p);
+        }
+        match msg {
+            Message::KeepAlive => {}
+            Message::Choke => {
+                p.peer_choking = true;
+                // Without BEP 6 a choke discards our requests at the peer.
+                self.withdraw_requests(p);
+                self.pending.push_back(Deferred::RefillAll);
+            }
+            Message::Unchoke => {
+                if p.peer_choking {
+                    // Measure the rate from the moment data can flow.
+                    p.recent = RateEstimator::new(super::download::RECENT_WINDOW, self.now);
+                }
+                p.peer_choking = false;
+                self.fill_requests(p);
+            }
+            Message::Interested => {
+                if !p.peer_interested {
+                    p.peer_interested = true;
+                    // Unchoke at once if a regular slot is free (only this peer can change).
+                    let mut changes = Vec::new();
+                    self.choker.on_interested(p.key, &mut changes);
+                    if !changes.is_empty() && p.am_choking && !self.uploads_disabled() {
+                        p.am_choking = false;
+                        p.served_at = self.now;
+                        self.emit(p, &Message::Unchoke);
+                        self.record(TraceEvent::Unchoke(p.key));
+                    }
+                }
+            }
+            Message::NotInterested => {
+                if p.peer_interested {
+                    p.peer_interested = false;
+                    self.pending.push_back(Deferred::NotInterested(p.key));
+                }
+            }
+            Message::Have { index } => self.on_have(p, index)?,
+            Message::Bitfield(bits) => self.on_bitfield(p, bits)?,
+            Message::Request {
+                index,
+                begin,
+                length,
+            } => self.on_request(p, index, begin, length)?,
+            Message::Piece { index, begin, data } => self.on_piece(p, index, begin, &data)?,
+            Message::Cancel {
+                index,
+                begin,
+                length,
+            } => {
+                let block = self.validate(index, begin, length)?;
+                if let Some(at) = p.queue.iter().position(|b| *b == block) {
+                    p.queue.remove(at);
+                }
+            }
+            Message::Extended { id: 0, payload } => {
+                // A malformed extended handshake is tolerated as an empty one.
+                let ext = ExtendedHandshake::decode(&payload).unwrap_or_default();
+                p.ut_metadata = ext.extension_id(UT_METADATA);
+                p.metadata_size = ext.metadata_size;
+                if let Some(r) = ext.reqq {
+                    p.reqq = r.clamp(1, self.config.pipeline_depth.max(1));
+                }
+                if ext.v.is_some() {
+                    p.client = ext.v;
+                }
+                self.announce(p);
+                self.on_metadata_offer(p);
+            }
+            Message::Extended { id, payload } => {
+                if id == OUR_UT_METADATA {
+                    self.on_ut_metadata(p, &payload)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn validate(
+        &self,
+        index: u32,
+        begin: u32,
+        len: u32,
+    ) -> Result<BlockInfo, DisconnectReason> {
+        self.meta
+            .as_ref()
+            .and_then(|m| m.info.lengths().validate_block(index, begin, len))
+            .ok_or(DisconnectReason::BadBlock { index, begin, len })
+    }
+
+    fn on_have(&mut self, p: &mut Peer, index: u32) -> Result<(), DisconnectReason> {
+        let Some(picker) = &mut self.picker else {
+            if p.early_haves.len() >= super::metadata::MAX_EARLY_HAVES {
+                return Err(DisconnectReason::TooManyHaves);
+            }
+            p.early_haves.push(index);
+            return Ok(());
+        };
+        let piece = picker
+            .lengths()
+            .validate_piece(index)
+            .ok_or(DisconnectReason::BadHave { index })?;
+        if p.has.set(index) {
+            picker.peer_has(piece);
+            if picker.wants(index) {
+                p.interesting += 1;
+                self.update_interest(p);
+            }
+            self.super_seed_saw(p, index);
+        }
+        Ok(())
+    }
+
+    fn on_bitfield(&mut self, p: &mut Peer, bits: Vec<u8>) -> Result<(), DisconnectReason> {
+        let Some(picker) = &mut self.picker else {
+            p.early_bitfield = Some(bits);
+            return Ok(());
+        };
+        let has = Bitfield::from_wire(&bits, picker.lengths().num_pieces())
+            .map_err(DisconnectReason::BadBitfield)?;
+        picker.remove_peer(&p.has);
+        picker.add_peer(&has);
+        p.interesting = picker.count_wanted(&has);
+        p.has = has;
+        self.update_interest(p);
+        self.super_seed_saw_all(p);
+        Ok(())
+    }
+
+    /// Sends `interested` / `not interested` when our want of its pieces changed.
+    pub(super) fn update_interest(&mut self, p: &mut Peer) {
+        let want = p.interesting > 0;
+        if want == p.am_interested {
+            return;
+        }
+        p.am_interested = want;
+        if want {
+            p.am_interested_since = Some(self.now);
+            self.emit(p, &Message::Interested);
+            self.fill_requests(p);
+        } else {
+            p.am_interested_since = None;
+            self.emit(p, &Message::NotInterested);
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        p: &mut Peer,
+        index: u32,
+        begin: u32,
+        len: u32,
+    ) -> Result<(), DisconnectReason> {
+        let block = self.validate(index, begin, len)?;
+        // While choked, requests are ignored (BEP 3 without the fast extension); so are
+        // requests for pieces we lack and requests beyond the `reqq` we advertised.
+        if p.am_choking
+            || !self.have.get(index)
+            || p.queue.len() >= self.config.pipeline_depth as usize
+        {
+            return Ok(());
+        }
+        p.queue.push_back(block);
+        self.serve(p);
+        Ok(())
+    }
+
+    /// Serves queued requests while the peer is unchoked, its transport has room and the
+    /// upload limiter allows.
+    pub(super) fn serve(&mut self, p: &mut Peer) {
+        while !p.am_choking
+            && !p.parked
+            && p.buffered < self.config.max_send_buffer
+            && !self.uploads_disabled()
+        {
+            let Some(&block) = p.queue.front() else {
+                return;
+            };
+            let now = self.now;
+            if let Some(bucket) = &mut self.up_bucket {
+                let at = bucket.available_at(now, u64::from(block.len));
+                if at > now {
+                    self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+                    return;
+                }
+            }
+            // Each `piece` message is its own send, allocated at its exact size: no copy on
+            // growth, and the messages queued before it are handed out first to keep order.
+            let mut msg = Vec::with_capacity(13 + block.len as usize);
+            Message::encode_piece_header(block.piece.get(), block.begin, block.len, &mut msg);
+            match self.store.read_block(block, &mut msg) {
+                Ok(ReadStatus::Ready) => {
+                    p.queue.pop_front();
+                    let len = u64::from(block.len);
+                    self.uploaded += len;
+                    self.up_rate.record(now, len);
+                    p.up.record(now, len);
+                    if let Some(bucket) = &mut self.up_bucket {
+                        bucket.take(now, len);
+                    }
+                    self.flush(p);
+                    p.buffered += msg.len() as u64;
+                    p.last_sent = now;
+                    p.served_at = now;
+                    self.out.push_back(Output::Send {
+                        peer: p.key,
+                        data: msg,
+                    });
+                }
+                Ok(ReadStatus::Pending) => p.parked = true,
+                Err(error) => {
+                    p.queue.pop_front();
+                    self.out
+                        .push_back(Output::Event(Event::StoreFailed { error }));
+                }
+            }
+        }
+    }
+}
+
+/// A readable client name from an Azureus-style peer id (`-WW0300-…` → `WW 0300`).
+pub(super) fn client_from_peer_id(id: &[u8; 20]) -> Option<String> {
+    if id[0] != b'-' || id[7] != b'-' {
+        return None;
+    }
+    let code = std::str::from_utf8(&id[1..3]).ok()?;
+    let version = std::str::from_utf8(&id[3..7]).ok()?;
+    let name = match code {
+        "WW" => "WebTorrent",
+        "WD" => "WebTorrent Desktop",
+        "TS" => "tabswarm",
+        "qB" => "qBittorrent",
+        "TR" => "Transmission",
+        "LT" | "lt" => "libtorrent",
+        "UT" => "uTorrent",
+        "DE" => "Deluge",
+        "AZ" => "Vuze",
+        _ => code,
+    };
+    Some(format!("{name} {version}"))
+}

@@ -1,0 +1,128 @@
+//! Initial seeding (BEP 16 "super-seeding", non-strict variant), with [`Config::super_seeding`].
+//!
+//! A lone seed in a flash crowd is the bottleneck: every piece has to leave it at least once,
+//! and rarest-first cannot stop two leechers that do not see each other from asking it for the
+//! same piece. In this mode the seed does not send its bitfield. It reveals pieces with `have`
+//! instead, a few to each peer, walking one shuffled order of all pieces round-robin, so no
+//! piece is revealed twice before every piece was revealed once. When a peer announces a
+//! revealed piece (it finished it), it is shown the next one. A peer always has enough revealed
+//! pieces to keep about a second of upload to it busy (at least two). Requests for pieces we
+//! did not reveal are still served.
+//!
+//! Once every piece has been seen at some peer (in a bitfield or a `have`), the swarm holds a
+//! full copy; the mode ends and every peer is told about every piece, so the seed behaves as a
+//! normal seed from then on.
+//!
+//! [`Config::super_seeding`]: super::Config::super_seeding
+
+use super::peer::Peer;
+use super::Core;
+use crate::bitfield::Bitfield;
+use crate::rng::Rng;
+use crate::store::PieceStore;
+use crate::wire::Message;
+
+/// Revealed-but-unfinished pieces per peer: at least this many.
+const MIN_REVEALED: usize = 2;
+/// And at most this many.
+const MAX_REVEALED: usize = 64;
+/// Pieces examined per call to find ones a peer lacks (bounds the work for a peer that has
+/// almost everything).
+const SCAN_LIMIT: usize = 1024;
+
+pub(super) struct SuperSeed {
+    order: Vec<u32>,
+    cursor: usize,
+    /// Pieces some peer has shown it has.
+    seen: Bitfield,
+}
+
+impl SuperSeed {
+    pub fn new(num_pieces: u32, rng: &mut Rng) -> SuperSeed {
+        let mut order: Vec<u32> = (0..num_pieces).collect();
+        rng.shuffle(&mut order);
+        SuperSeed {
+            order,
+            cursor: 0,
+            seen: Bitfield::new(num_pieces),
+        }
+    }
+}
+
+impl<S: PieceStore> Core<S> {
+    /// Whether we are a seed in initial-seeding mode.
+    pub(super) fn super_seeding(&self) -> bool {
+        self.super_seed.is_some()
+    }
+
+    /// Shows `p` new pieces until it has its quota of revealed, unfinished ones.
+    pub(super) fn reveal(&mut self, p: &mut Peer) {
+        let Some(ss) = &mut self.super_seed else {
+            return;
+        };
+        let piece_len = self.meta.as_ref().map_or(1, |m| m.info.piece_length());
+        let per_sec = p.upload_rate(self.now) / u64::from(piece_len.max(1));
+        let quota = usize::try_from(per_sec)
+            .unwrap_or(MAX_REVEALED)
+            .saturating_add(MIN_REVEALED)
+            .min(MAX_REVEALED);
+        let n = ss.order.len();
+        let mut scanned = 0;
+        let mut show = Vec::new();
+        while p.revealed.len() + show.len() < quota && scanned < n.min(SCAN_LIMIT) {
+            let piece = ss.order[ss.cursor];
+            ss.cursor = (ss.cursor + 1) % n;
+            scanned += 1;
+            if !p.has.get(piece) && !p.revealed.contains(&piece) && !show.contains(&piece) {
+                show.push(piece);
+            }
+        }
+        for piece in show {
+            p.revealed.push(piece);
+            self.emit(p, &Message::Have { index: piece });
+        }
+    }
+
+    /// A peer showed it has `piece` (a `have`, or a bit of its bitfield).
+    pub(super) fn super_seed_saw(&mut self, p: &mut Peer, piece: u32) {
+        let Some(ss) = &mut self.super_seed else {
+            return;
+        };
+        ss.seen.set(piece);
+        if let Some(at) = p.revealed.iter().position(|&r| r == piece) {
+            p.revealed.swap_remove(at);
+        }
+        if ss.seen.is_full() {
+            self.end_super_seeding = true;
+        } else {
+            self.reveal(p);
+        }
+    }
+
+    /// A peer's bitfield arrived: all its pieces are seen; then top up its reveals once.
+    pub(super) fn super_seed_saw_all(&mut self, p: &mut Peer) {
+        let Some(ss) = &mut self.super_seed else {
+            return;
+        };
+        for piece in p.has.iter_ones() {
+            ss.seen.set(piece);
+        }
+        p.revealed.retain(|&r| !p.has.get(r));
+        if ss.seen.is_full() {
+            self.end_super_seeding = true;
+        } else {
+            self.reveal(p);
+        }
+    }
+
+    /// The swarm holds a full copy: tell `p` about every piece it lacks.
+    pub(super) fn reveal_all(&mut self, p: &mut Peer) {
+        let n = self.have.len();
+        for piece in 0..n {
+            if !p.has.get(piece) && !p.revealed.contains(&piece) {
+                self.emit(p, &Message::Have { index: piece });
+            }
+        }
+        p.revealed.clear();
+    }
+}

@@ -1,0 +1,245 @@
+//! Work that spans peers: verifying a completed piece and announcing it, strikes and bans,
+//! choking decisions, endgame cancels, and the timers (rechoke, keep-alives, timeouts).
+//!
+//! Per-peer handlers (in `peer`) queue this work as [`Deferred`] items; the engine runs the
+//! queue after every input, so a handler never needs two peers at once.
+
+use super::{
+    Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, BAN_STRIKES, TICK,
+};
+use crate::choker::{Candidate, ChokeChange};
+use crate::lengths::PieceIndex;
+use crate::store::PieceStore;
+use crate::time::Time;
+use crate::wire::Message;
+
+impl<S: PieceStore> Engine<S> {
+    pub(super) fn run_deferred(&mut self) {
+        while let Some(d) = self.core.pending.pop_front() {
+            match d {
+                Deferred::Complete(piece) => self.complete_piece(piece),
+                Deferred::CancelOthers(block, except) => {
+                    for p in self.peers.values_mut() {
+                        if p.key != except {
+                            self.core.cancel_request(p, block);
+                        }
+                    }
+                }
+                Deferred::NotInterested(key) => {
+                    let cands = self.candidates();
+                    let mut changes = Vec::new();
+                    let c = &mut self.core;
+                    let seeding = c.is_seeding();
+                    c.choker
+                        .on_leave(c.now, key, seeding, &cands, &mut c.rng, &mut changes);
+                    self.apply_choke(&changes);
+                }
+                Deferred::Disconnect(key, reason) => self.disconnect(key, reason),
+                Deferred::Metadata(m) => self.install_metadata(*m),
+                Deferred::MetadataFailed(peers) => {
+                    for key in peers {
+                        self.disconnect(key, DisconnectReason::BadMetadata);
+                    }
+                    self.request_metadata();
+                }
+                Deferred::RequestMetadata => self.request_metadata(),
+                Deferred::RefillAll => self.refill_all(),
+                Deferred::Steal(key) => self.steal(key),
+            }
+        }
+        if self.core.end_super_seeding {
+            self.core.end_super_seeding = false;
+            self.core.super_seed = None;
+            for p in self.peers.values_mut() {
+                if p.peer_id.is_some() {
+                    self.core.reveal_all(p);
+                }
+            }
+        }
+    }
+
+    pub(super) fn apply_choke(&mut self, changes: &[ChokeChange]) {
+        for &change in changes {
+            let key = match change {
+                ChokeChange::Choke(k) | ChokeChange::Unchoke(k) => k,
+            };
+            let Some(p) = self.peers.get_mut(&key) else {
+                continue;
+            };
+            let c = &mut self.core;
+            match change {
+                ChokeChange::Unchoke(_) if p.am_choking && !c.uploads_disabled() => {
+                    p.am_choking = false;
+                    p.served_at = c.now;
+                    c.emit(p, &Message::Unchoke);
+                    c.record(TraceEvent::Unchoke(key));
+                    c.serve(p);
+                }
+                ChokeChange::Choke(_) if !p.am_choking => {
+                    p.am_choking = true;
+                    p.queue.clear();
+                    c.emit(p, &Message::Choke);
+                    c.record(TraceEvent::Choke(key));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn candidates(&self) -> Vec<Candidate> {
+        let now = self.core.now;
+        self.peers
+            .values()
+            .filter(|p| p.peer_id.is_some())
+            .map(|p| p.candidate(now))
+            .collect()
+    }
+
+    /// Verifies a piece whose blocks all arrived.
+    pub(super) fn complete_piece(&mut self, piece: PieceIndex) {
+        let Some(buf) = self.core.buffers.remove(&piece.get()) else {
+            return;
+        };
+        let c = &mut self.core;
+        let (Some(meta), Some(picker)) = (&c.meta, &mut c.picker) else {
+            return;
+        };
+        let good = crate::sha1(&buf.data) == *meta.info.piece_hash(piece);
+        if !good {
+            picker.failed(piece);
+            c.out
+                .push_back(Output::Event(Event::HashFailed { piece: piece.get() }));
+            self.strike(&buf.senders);
+            self.refill_all();
+            return;
+        }
+        let len = buf.data.len() as u64;
+        if let Err(error) = c.store.write_piece(piece, buf.data) {
+            picker.failed(piece);
+            c.out.push_back(Output::Event(Event::StoreFailed { error }));
+            return;
+        }
+        picker.verified(piece);
+        c.have.set(piece.get());
+        c.downloaded += len;
+        c.have_bytes += len;
+        c.out
+            .push_back(Output::Event(Event::PieceVerified { piece: piece.get() }));
+        let complete = picker.is_complete();
+        for p in self.peers.values_mut() {
+            if p.peer_id.is_none() {
+                continue;
+            }
+            // Every peer hears `have`, even one that has the piece: a super-seeding peer
+            // learns from it that the piece it revealed has spread.
+            self.core.emit(p, &Message::Have { index: piece.get() });
+            if p.has.get(piece.get()) {
+                p.interesting = p.interesting.saturating_sub(1);
+                self.core.update_interest(p);
+            }
+        }
+        if complete && !self.core.done {
+            self.core.done = true;
+            self.core.out.push_back(Output::Event(Event::Done));
+        }
+    }
+
+    /// One strike for each peer that sent blocks of a failed piece; banned at [`BAN_STRIKES`].
+    fn strike(&mut self, senders: &[PeerKey]) {
+        for &key in senders {
+            let Some(id) = self.peers.get(&key).and_then(|p| p.peer_id) else {
+                continue;
+            };
+            let n = self.core.strikes.entry(id).or_insert(0);
+            *n += 1;
+            if *n >= BAN_STRIKES {
+                self.core.banned.insert(id);
+                self.core.out.push_back(Output::Event(Event::PeerBanned {
+                    peer: key,
+                    peer_id: id,
+                }));
+                self.disconnect(key, DisconnectReason::Banned);
+            }
+        }
+    }
+
+    /// Gives every unchoked, interesting peer a chance to fill its pipeline.
+    pub(super) fn refill_all(&mut self) {
+        for p in self.peers.values_mut() {
+            self.core.fill_requests(p);
+        }
+    }
+
+    // ---- timers ----
+
+    pub(super) fn deadline(&self) -> Time {
+        let c = &self.core;
+        let mut d = c.next_tick.min(c.choker.next_rechoke());
+        if let Some(w) = c.wake_at {
+            d = d.min(w);
+        }
+        d
+    }
+
+    pub(super) fn run_timers(&mut self) {
+        let now = self.core.now;
+        if self.core.wake_at.is_some_and(|w| w <= now) {
+            self.core.wake_at = None;
+            for p in self.peers.values_mut() {
+                self.core.serve(p);
+            }
+            self.refill_all();
+        }
+        if self.core.choker.next_rechoke() <= now {
+            let cands = self.candidates();
+            let mut changes = Vec::new();
+            let c = &mut self.core;
+            let seeding = c.is_seeding();
+            c.choker
+                .rechoke(now, seeding, &cands, &mut c.rng, &mut changes);
+            self.apply_choke(&changes);
+        }
+        if self.core.next_tick <= now {
+            self.core.next_tick = now + TICK;
+            self.housekeeping();
+        }
+        self.run_deferred();
+    }
+
+    /// Keep-alives, idle and handshake timeouts, stalled requests, metadata timeouts.
+    fn housekeeping(&mut self) {
+        let now = self.core.now;
+        let cfg = &self.core.config;
+        let mut drop = Vec::new();
+        for p in self.peers.values_mut() {
+            if p.peer_id.is_none() && now.saturating_since(p.connected_at) >= cfg.handshake_timeout
+            {
+                drop.push((p.key, DisconnectReason::HandshakeTimeout));
+            } else if now.saturating_since(p.last_recv) >= cfg.idle_timeout {
+                drop.push((p.key, DisconnectReason::Idle));
+            }
+        }
+        for (key, reason) in drop {
+            self.disconnect(key, reason);
+        }
+        let mut stalled = false;
+        for p in self.peers.values_mut() {
+            let c = &mut self.core;
+            if now.saturating_since(p.last_sent) >= c.config.keepalive_interval {
+                c.emit(p, &Message::KeepAlive);
+            }
+            if !p.requests.is_empty()
+                && now.saturating_since(p.progress_at) >= c.config.request_timeout
+            {
+                c.cancel_all_requests(p);
+                stalled = true;
+            }
+        }
+        if self.core.fetch.as_mut().is_some_and(|f| f.expire(now)) {
+            self.request_metadata();
+        }
+        if stalled {
+            self.refill_all();
+        }
+    }
+}

@@ -1,0 +1,765 @@
+//! Engine scenarios over an in-memory network with virtual time.
+//!
+//! [`Net`] connects engines pairwise (at node `a`, the connection to node `b` is
+//! `PeerKey(b)`), delivers every `Send` after a fixed latency and fires timeouts, all in
+//! virtual time, so each scenario is deterministic.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use super::*;
+use crate::bencode::{self, Value};
+use crate::lengths::BLOCK_LEN;
+use crate::store::ReadStatus;
+use crate::wire::{Decoder, ExtendedHandshake, Frame, Handshake, Message, WireLimits};
+
+pub(super) fn make_torrent(len: usize, piece_len: u32, seed: u64) -> (Metainfo, Vec<u8>) {
+    let mut data = vec![0u8; len];
+    Rng::new(seed).fill(&mut data);
+    let pieces: Vec<u8> = data
+        .chunks(piece_len as usize)
+        .flat_map(crate::sha1)
+        .collect();
+    let info = Value::dict([
+        ("name", Value::str("test.bin")),
+        ("piece length", Value::Int(i64::from(piece_len))),
+        ("pieces", Value::Bytes(pieces)),
+        ("length", Value::Int(i64::try_from(len).unwrap())),
+    ]);
+    let m = Metainfo::from_info_bytes(bencode::encode(&info)).unwrap();
+    (m, data)
+}
+
+fn peer_id(i: usize) -> [u8; 20] {
+    let mut id = *b"-TS0001-000000000000";
+    id[19] = b'a' + u8::try_from(i).unwrap();
+    id
+}
+
+fn config(i: usize) -> Config {
+    Config {
+        trace: true,
+        ..Config::new(peer_id(i), 1000 + i as u64)
+    }
+}
+
+struct Node<S: PieceStore> {
+    engine: Engine<S>,
+    events: Vec<Event>,
+    disconnects: Vec<(PeerKey, DisconnectReason)>,
+    deadline: Time,
+}
+
+struct Net<S: PieceStore> {
+    nodes: Vec<Node<S>>,
+    now: Time,
+    latency: Duration,
+    /// (arrival, from, to, bytes) in send order.
+    wire: VecDeque<(Time, usize, usize, Vec<u8>)>,
+    links: BTreeMap<(usize, usize), bool>,
+}
+
+impl<S: PieceStore> Net<S> {
+    fn new(engines: Vec<Engine<S>>) -> Net<S> {
+        Net {
+            nodes: engines
+                .into_iter()
+                .map(|engine| Node {
+                    engine,
+                    events: Vec::new(),
+                    disconnects: Vec::new(),
+                    deadline: Time::ZERO,
+                })
+                .collect(),
+            now: Time::ZERO,
+            latency: Duration::from_millis(20),
+            wire: VecDeque::new(),
+            links: BTreeMap::new(),
+        }
+    }
+
+    fn connect(&mut self, a: usize, b: usize) {
+        self.links.insert((a, b), true);
+        self.links.insert((b, a), true);
+        self.input(a, Input::Connected { peer: key(b) });
+        self.input(b, Input::Connected { peer: key(a) });
+    }
+
+    fn input(&mut self, i: usize, input: Input<'_>) {
+        self.nodes[i].engine.handle_input(self.now, input);
+        self.drain(i);
+    }
+
+    fn drain(&mut self, i: usize) {
+        loop {
+            match self.nodes[i].engine.poll_output(self.now) {
+                Output::Send { peer, data } => {
+                    let to = usize::try_from(peer.0).unwrap();
+                    if self.links.get(&(i, to)) == Some(&true) {
+                        self.wire.push_back((self.now + self.latency, i, to, data));
+                    }
+                }
+                Output::Disconnect { peer, reason } => {
+                    let other = usize::try_from(peer.0).unwrap();
+                    self.nodes[i].disconnects.push((peer, reason));
+                    self.links.insert((i, other), false);
+                    if self.links.insert((other, i), false) == Some(true) {
+                        self.input(other, Input::Disconnected { peer: key(i) });
+                    }
+                }
+                Output::Event(e) => self.nodes[i].events.push(e),
+                Output::Timeout(t) => {
+                    self.nodes[i].deadline = t;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs until `until` (virtual) or until `stop` holds.
+    fn run(&mut self, until: Time, stop: impl Fn(&Net<S>) -> bool) {
+        while self.now < until && !stop(self) {
+            let next_msg = self.wire.front().map(|w| w.0);
+            let next_timer = self.nodes.iter().map(|n| n.deadline).min();
+            let next = [next_msg, next_timer].into_iter().flatten().min();
+            let Some(next) = next else { return };
+            self.now = self.now.max(next.min(until));
+            while let Some(&(t, _, _, _)) = self.wire.front() {
+                if t > self.now {
+                    break;
+                }
+                let (_, from, to, data) = self.wire.pop_front().unwrap();
+                if self.links.get(&(to, from)) == Some(&true) {
+                    self.input(
+                        to,
+                        Input::Data {
+                            peer: key(from),
+                            data: &data,
+                        },
+                    );
+                    // The transport sent it: report an empty buffer to the sender.
+                    if self.links.get(&(from, to)) == Some(&true) {
+                        self.input(
+                            from,
+                            Input::SendBuffer {
+                                peer: key(to),
+                                buffered: 0,
+                            },
+                        );
+                    }
+                }
+            }
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].deadline <= self.now {
+                    self.input(i, Input::Timeout);
+                }
+            }
+        }
+    }
+}
+
+fn key(i: usize) -> PeerKey {
+    PeerKey(i as u64)
+}
+
+fn mem_seed(m: &Metainfo, data: &[u8], i: usize) -> Engine<MemoryStore> {
+    let store = MemoryStore::with_content(data.to_vec());
+    Engine::new(config(i), Torrent::Seed(m.clone()), store).unwrap()
+}
+
+fn mem_leech(m: &Metainfo, i: usize) -> Engine<MemoryStore> {
+    Engine::new(config(i), Torrent::Download(m.clone()), MemoryStore::new()).unwrap()
+}
+
+fn all_done(net: &Net<MemoryStore>) -> bool {
+    net.nodes.iter().all(|n| n.engine.is_complete())
+}
+
+#[test]
+fn seed_to_one_leecher_transfers_every_byte() {
+    // 10 pieces of 64 KiB and a short last piece of 1000 bytes.
+    let (m, data) = make_torrent(10 * 65_536 + 1000, 65_536, 1);
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), mem_leech(&m, 1)]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(60_000), all_done);
+    let leech = &net.nodes[1];
+    assert!(leech.engine.is_complete(), "{:?}", leech.engine.stats());
+    assert_eq!(leech.engine.store().content().unwrap(), &data[..]);
+    let verified = leech
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::PieceVerified { .. }))
+        .count();
+    assert_eq!(verified, 11);
+    assert!(leech.events.contains(&Event::Done));
+    assert!(leech.events.iter().any(|e| matches!(
+        e,
+        Event::PeerHandshake { client: Some(c), .. } if c.starts_with("tabswarm")
+    )));
+    let s = leech.engine.stats();
+    assert_eq!(s.downloaded, data.len() as u64);
+    assert_eq!(s.progress, 1.0);
+    assert!(s.received > s.downloaded);
+    assert_eq!(s.wasted, 0);
+    assert_eq!(net.nodes[0].engine.stats().uploaded, data.len() as u64);
+    assert!(net.nodes.iter().all(|n| n.disconnects.is_empty()));
+    // After the download the leecher is not interested any more.
+    assert!(!leech.engine.stats().peers[0].am_interested);
+}
+
+#[test]
+fn magnet_fetches_metadata_then_content() {
+    let (m, data) = make_torrent(300_000, 32_768, 2);
+    let magnet = Engine::new(config(1), Torrent::Magnet(m.info_hash), MemoryStore::new()).unwrap();
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), magnet]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(60_000), all_done);
+    let leech = &net.nodes[1];
+    assert_eq!(
+        leech.events.first(),
+        Some(&Event::PeerHandshake {
+            peer: key(0),
+            peer_id: peer_id(0),
+            client: Some(Config::new([0; 20], 0).client),
+        })
+    );
+    assert!(leech.events.contains(&Event::Metadata));
+    assert_eq!(leech.engine.metainfo().unwrap().info_hash, m.info_hash);
+    assert_eq!(leech.engine.store().content().unwrap(), &data[..]);
+}
+
+#[test]
+fn swarm_of_five_completes_and_leechers_trade() {
+    let (m, data) = make_torrent(40 * 16_384, 16_384, 3);
+    let mut engines = vec![mem_seed(&m, &data, 0)];
+    for i in 1..5 {
+        engines.push(mem_leech(&m, i));
+    }
+    let mut net = Net::new(engines);
+    for a in 0..5 {
+        for b in a + 1..5 {
+            net.connect(a, b);
+        }
+    }
+    // The seed uploads slowly, so leechers must trade among themselves.
+    net.nodes[0].engine.set_limits(Some(64 * 1024), None);
+    net.run(Time::from_millis(120_000), all_done);
+    assert!(all_done(&net));
+    for n in &net.nodes[1..] {
+        assert_eq!(n.engine.store().content().unwrap(), &data[..]);
+    }
+    let from_leechers: u64 = net.nodes[1..]
+        .iter()
+        .map(|n| n.engine.stats().uploaded)
+        .sum();
+    assert!(
+        from_leechers > data.len() as u64,
+        "leechers uploaded only {from_leechers}"
+    );
+}
+
+#[test]
+fn same_seed_same_trace() {
+    let run = || {
+        let (m, data) = make_torrent(30 * 16_384, 32_768, 4);
+        let mut engines = vec![mem_seed(&m, &data, 0)];
+        for i in 1..4 {
+            engines.push(mem_leech(&m, i));
+        }
+        let mut net = Net::new(engines);
+        for a in 0..4 {
+            for b in a + 1..4 {
+                net.connect(a, b);
+            }
+        }
+        net.run(Time::from_millis(60_000), all_done);
+        net.nodes
+            .iter_mut()
+            .map(|n| n.engine.take_trace())
+            .collect::<Vec<_>>()
+    };
+    let a = run();
+    assert!(a.iter().map(Vec::len).sum::<usize>() > 50);
+    assert_eq!(a, run());
+}
+
+/// A raw peer: feeds hand-made bytes to one engine and decodes what it answers.
+struct Raw {
+    engine: Engine<MemoryStore>,
+    now: Time,
+    decoder: Decoder,
+    got: Vec<Message>,
+    disconnected: Option<DisconnectReason>,
+    events: Vec<Event>,
+}
+
+impl Raw {
+    fn new(engine: Engine<MemoryStore>) -> Raw {
+        let mut r = Raw {
+            engine,
+            now: Time::ZERO,
+            decoder: Decoder::new(WireLimits::default()),
+            got: Vec::new(),
+            disconnected: None,
+            events: Vec::new(),
+        };
+        r.input(Input::Connected { peer: PeerKey(7) });
+        r
+    }
+
+    fn input(&mut self, input: Input<'_>) {
+        self.engine.handle_input(self.now, input);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.engine.poll_output(self.now) {
+                Output::Send { data, .. } => {
+                    self.decoder.push(&data);
+                    while let Ok(Some(f)) = self.decoder.next() {
+                        if let Frame::Message(m) = f {
+                            self.got.push(m);
+                        }
+                    }
+                }
+                Output::Disconnect { reason, .. } => self.disconnected = Some(reason),
+                Output::Event(e) => self.events.push(e),
+                Output::Timeout(_) => return,
+            }
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.input(Input::Data {
+            peer: PeerKey(7),
+            data: bytes,
+        });
+    }
+
+    fn send_msg(&mut self, msg: &Message) {
+        let mut b = Vec::new();
+        msg.encode(&mut b);
+        self.send(&b);
+    }
+
+    fn handshake(&mut self, info_hash: [u8; 20]) {
+        self.send(&Handshake::new(info_hash, *b"-XX0001-rawpeer00000").encode());
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.input(Input::Timeout);
+    }
+
+    fn take(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.got)
+    }
+}
+
+#[test]
+fn handshake_then_extended_handshake_then_bitfield() {
+    let (m, data) = make_torrent(5 * 16_384, 16_384, 5);
+    let mut r = Raw::new(mem_seed(&m, &data, 0));
+    r.handshake(m.info_hash.0);
+    let got = r.take();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let Message::Extended { id: 0, payload } = &got[0] else {
+        panic!("{got:?}")
+    };
+    let ext = ExtendedHandshake::decode(payload).unwrap();
+    assert_eq!(ext.extension_id("ut_metadata"), Some(1));
+    assert_eq!(ext.metadata_size, Some(m.info_bytes.len() as u64));
+    assert_eq!(ext.reqq, Some(250));
+    assert!(ext.v.unwrap().starts_with("tabswarm "));
+    assert_eq!(got[1], Message::Bitfield(vec![0b1111_1000]));
+    // A leecher with nothing sends no bitfield.
+    let mut r = Raw::new(mem_leech(&m, 1));
+    r.handshake(m.info_hash.0);
+    let got = r.take();
+    assert_eq!(got.len(), 1);
+    assert!(matches!(got[0], Message::Extended { id: 0, .. }));
+}
+
+/// Bytes to send and a check of the disconnect reason they must cause.
+type Case = (Vec<u8>, fn(&DisconnectReason) -> bool);
+
+#[test]
+fn malformed_input_disconnects_without_panicking() {
+    let (m, data) = make_torrent(5 * 16_384, 16_384, 6);
+    let cases: Vec<Case> = vec![
+        (Handshake::new([9; 20], [1; 20]).encode().to_vec(), |r| {
+            *r == DisconnectReason::InfoHashMismatch
+        }),
+        (
+            Handshake::new(m.info_hash.0, peer_id(0)).encode().to_vec(),
+            |r| *r == DisconnectReason::OwnPeerId,
+        ),
+        (b"\x13BitTorrent protocoX".to_vec(), |r| {
+            matches!(r, DisconnectReason::Protocol(_))
+        }),
+    ];
+    for (bytes, check) in cases {
+        let mut r = Raw::new(mem_seed(&m, &data, 0));
+        r.send(&bytes);
+        let reason = r.disconnected.clone().expect("disconnected");
+        assert!(check(&reason), "{reason:?}");
+    }
+    let after_handshake: Vec<Case> = vec![
+        // A piece message claiming 1 MiB.
+        ([&(1u32 << 20).to_be_bytes()[..], &[7]].concat(), |r| {
+            matches!(
+                r,
+                DisconnectReason::Protocol(WireError::MessageTooLong { .. })
+            )
+        }),
+        // A bitfield with a spare bit set (5 pieces: low 3 bits are spare).
+        (vec![0, 0, 0, 2, 5, 0b1111_1001], |r| {
+            matches!(r, DisconnectReason::BadBitfield(_))
+        }),
+        // A have for piece 5 of 5.
+        (vec![0, 0, 0, 5, 4, 0, 0, 0, 5], |r| {
+            *r == DisconnectReason::BadHave { index: 5 }
+        }),
+        // A request past the end of the torrent and one longer than 16 KiB.
+        (
+            {
+                let mut b = Vec::new();
+                Message::Request {
+                    index: 4,
+                    begin: 16_000,
+                    length: 1000,
+                }
+                .encode(&mut b);
+                b
+            },
+            |r| matches!(r, DisconnectReason::BadBlock { .. }),
+        ),
+        (
+            {
+                let mut b = Vec::new();
+                Message::Request {
+                    index: 0,
+                    begin: 0,
+                    length: BLOCK_LEN + 1,
+                }
+                .encode(&mut b);
+                b
+            },
+            |r| matches!(r, DisconnectReason::BadBlock { .. }),
+        ),
+        // Fast-extension message without negotiation.
+        (vec![0, 0, 0, 1, 14], |r| {
+            matches!(
+                r,
+                DisconnectReason::Protocol(WireError::FastNotNegotiated { .. })
+            )
+        }),
+        // A ut_metadata message that is not bencode.
+        (vec![0, 0, 0, 4, 20, 1, b'x', b'y'], |r| {
+            *r == DisconnectReason::BadMetadata
+        }),
+    ];
+    for (bytes, check) in after_handshake {
+        let mut r = Raw::new(mem_seed(&m, &data, 0));
+        r.handshake(m.info_hash.0);
+        assert!(r.disconnected.is_none());
+        r.send(&bytes);
+        let reason = r.disconnected.clone().expect("disconnected");
+        assert!(check(&reason), "{reason:?}");
+        assert_eq!(r.engine.num_peers(), 0);
+        // Bytes after the disconnect are ignored.
+        r.send(&bytes);
+    }
+    // Random garbage of many lengths never panics.
+    let mut rng = Rng::new(66);
+    for len in 0..300 {
+        let mut r = Raw::new(mem_seed(&m, &data, 0));
+        r.handshake(m.info_hash.0);
+        let mut junk = vec![0u8; len];
+        rng.fill(&mut junk);
+        r.send(&junk);
+    }
+}
+
+#[test]
+fn fragmented_and_merged_input_is_handled() {
+    let (m, data) = make_torrent(3 * 16_384, 16_384, 7);
+    let mut r = Raw::new(mem_seed(&m, &data, 0));
+    // Handshake, interested and a request in one buffer, fed one byte at a time.
+    let mut bytes = Handshake::new(m.info_hash.0, [3; 20]).encode().to_vec();
+    Message::Interested.encode(&mut bytes);
+    Message::Request {
+        index: 1,
+        begin: 0,
+        length: BLOCK_LEN,
+    }
+    .encode(&mut bytes);
+    for b in &bytes {
+        r.send(std::slice::from_ref(b));
+    }
+    let got = r.take();
+    assert!(got.contains(&Message::Unchoke), "{got:?}");
+    let piece = got.iter().find_map(|m| match m {
+        Message::Piece { index: 1, data, .. } => Some(data.clone()),
+        _ => None,
+    });
+    assert_eq!(piece.as_deref(), Some(&data[16_384..32_768]));
+}
+
+#[test]
+fn requests_while_choked_are_ignored_and_send_buffer_limits_uploads() {
+    let (m, data) = make_torrent(64 * 16_384, 16_384, 8);
+    let mut cfg = config(0);
+    cfg.max_send_buffer = 100_000;
+    let seed = Engine::new(
+        cfg,
+        Torrent::Seed(m.clone()),
+        MemoryStore::with_content(data.clone()),
+    )
+    .unwrap();
+    let mut r = Raw::new(seed);
+    r.handshake(m.info_hash.0);
+    r.take();
+    let request = |i: u32| Message::Request {
+        index: i,
+        begin: 0,
+        length: BLOCK_LEN,
+    };
+    r.send_msg(&request(0));
+    assert!(r.take().is_empty(), "served while choked");
+    r.send_msg(&Message::Interested);
+    assert_eq!(r.take(), vec![Message::Unchoke]);
+    for i in 0..20 {
+        r.send_msg(&request(i));
+    }
+    // 100 000 bytes of buffer: 7 blocks of 16 397 bytes fit before the limit is reached.
+    let served = |got: &[Message]| {
+        got.iter()
+            .filter(|m| matches!(m, Message::Piece { .. }))
+            .count()
+    };
+    assert_eq!(served(&r.take()), 7);
+    r.input(Input::SendBuffer {
+        peer: PeerKey(7),
+        buffered: 0,
+    });
+    assert_eq!(served(&r.take()), 7);
+    // A cancel removes a queued request.
+    r.send_msg(&Message::Cancel {
+        index: 14,
+        begin: 0,
+        length: BLOCK_LEN,
+    });
+    r.input(Input::SendBuffer {
+        peer: PeerKey(7),
+        buffered: 0,
+    });
+    assert_eq!(served(&r.take()), 5);
+}
+
+#[test]
+fn keepalive_and_idle_timeout() {
+    let (m, data) = make_torrent(16_384, 16_384, 9);
+    let mut r = Raw::new(mem_seed(&m, &data, 0));
+    r.handshake(m.info_hash.0);
+    r.take();
+    r.advance(Duration::from_secs(30));
+    assert!(r.take().is_empty());
+    r.advance(Duration::from_secs(26));
+    assert_eq!(r.take(), vec![Message::KeepAlive]);
+    r.send_msg(&Message::KeepAlive);
+    for _ in 0..14 {
+        r.advance(Duration::from_secs(10));
+        assert!(r.disconnected.is_none());
+    }
+    r.advance(Duration::from_secs(11));
+    assert_eq!(r.disconnected, Some(DisconnectReason::Idle));
+    // No handshake at all: dropped after 25 s.
+    let mut r = Raw::new(mem_seed(&m, &data, 0));
+    r.advance(Duration::from_secs(26));
+    assert_eq!(r.disconnected, Some(DisconnectReason::HandshakeTimeout));
+}
+
+#[test]
+fn bad_pieces_are_refetched_and_the_sender_banned() {
+    let (m, data) = make_torrent(8 * 16_384, 16_384, 10);
+    let mut corrupt = data.clone();
+    for piece in 0..8 {
+        corrupt[piece * 16_384 + 5] ^= 0xff;
+    }
+    let liar = Engine::new(
+        config(0),
+        Torrent::Seed(m.clone()),
+        MemoryStore::with_content(corrupt),
+    )
+    .unwrap();
+    let mut net = Net::new(vec![liar, mem_leech(&m, 1), mem_seed(&m, &data, 2)]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(20_000), |n| {
+        !n.nodes[1].disconnects.is_empty()
+    });
+    let leech = &net.nodes[1];
+    let failed = leech
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::HashFailed { .. }))
+        .count();
+    // The third failure bans; a piece already complete in the same batch may fail after it.
+    assert!((3..=4).contains(&failed), "{failed}");
+    assert!(leech.events.contains(&Event::PeerBanned {
+        peer: key(0),
+        peer_id: peer_id(0),
+    }));
+    assert_eq!(leech.disconnects, vec![(key(0), DisconnectReason::Banned)]);
+    // An honest seed then delivers everything, and the liar cannot come back.
+    net.connect(1, 2);
+    net.run(Time::from_millis(60_000), |n| {
+        n.nodes[1].engine.is_complete()
+    });
+    assert_eq!(net.nodes[1].engine.store().content().unwrap(), &data[..]);
+    net.links.insert((0, 1), true);
+    net.links.insert((1, 0), true);
+    net.connect(0, 1);
+    net.run(net.now + Duration::from_secs(1), |_| false);
+    assert_eq!(
+        net.nodes[1].disconnects.last(),
+        Some(&(key(0), DisconnectReason::Banned))
+    );
+}
+
+#[test]
+fn upload_limit_caps_throughput() {
+    let (m, data) = make_torrent(64 * 16_384, 16_384, 11);
+    let mut seed_cfg = config(0);
+    seed_cfg.upload_limit = Some(200_000);
+    let seed = Engine::new(
+        seed_cfg,
+        Torrent::Seed(m.clone()),
+        MemoryStore::with_content(data.clone()),
+    )
+    .unwrap();
+    let mut net = Net::new(vec![seed, mem_leech(&m, 1)]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(120_000), all_done);
+    assert!(all_done(&net));
+    // 1 MiB at 200 kB/s after a 64 KiB burst: about 4.9 s.
+    let secs = net.now.as_secs_f64();
+    assert!((4.5..6.0).contains(&secs), "{secs}");
+}
+
+#[test]
+fn download_limit_caps_throughput() {
+    let (m, data) = make_torrent(64 * 16_384, 16_384, 12);
+    let mut leech_cfg = config(1);
+    leech_cfg.download_limit = Some(100_000);
+    let leech = Engine::new(leech_cfg, Torrent::Download(m.clone()), MemoryStore::new()).unwrap();
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), leech]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(120_000), all_done);
+    assert!(all_done(&net));
+    let secs = net.now.as_secs_f64();
+    assert!((9.5..12.0).contains(&secs), "{secs}");
+}
+
+/// A store whose reads complete only after `StoreReady`.
+#[derive(Default)]
+struct SlowStore {
+    inner: MemoryStore,
+    ready: bool,
+    pending: u32,
+}
+
+impl PieceStore for SlowStore {
+    fn set_lengths(&mut self, l: crate::lengths::Lengths) -> Result<(), StoreError> {
+        self.inner.set_lengths(l)
+    }
+    fn read_block(&mut self, b: BlockInfo, out: &mut Vec<u8>) -> Result<ReadStatus, StoreError> {
+        if self.ready {
+            self.inner.read_block(b, out)
+        } else {
+            self.pending += 1;
+            Ok(ReadStatus::Pending)
+        }
+    }
+    fn write_piece(&mut self, p: PieceIndex, d: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.write_piece(p, d)
+    }
+}
+
+#[test]
+fn pending_reads_are_retried_on_store_ready() {
+    let (m, data) = make_torrent(4 * 16_384, 16_384, 13);
+    let store = SlowStore {
+        inner: MemoryStore::with_content(data.clone()),
+        ..SlowStore::default()
+    };
+    let seed = Engine::new(config(0), Torrent::Seed(m.clone()), store).unwrap();
+    let mut net = Net::new(vec![seed]);
+    net.nodes[0]
+        .engine
+        .handle_input(Time::ZERO, Input::Connected { peer: key(1) });
+    let mut bytes = Handshake::new(m.info_hash.0, [5; 20]).encode().to_vec();
+    Message::Interested.encode(&mut bytes);
+    Message::Request {
+        index: 2,
+        begin: 0,
+        length: BLOCK_LEN,
+    }
+    .encode(&mut bytes);
+    let e = &mut net.nodes[0].engine;
+    e.handle_input(
+        Time::ZERO,
+        Input::Data {
+            peer: key(1),
+            data: &bytes,
+        },
+    );
+    let mut sent = Vec::new();
+    let drain = |e: &mut Engine<SlowStore>, sent: &mut Vec<u8>| loop {
+        match e.poll_output(Time::ZERO) {
+            Output::Send { data, .. } => sent.extend_from_slice(&data),
+            Output::Timeout(_) => break,
+            _ => {}
+        }
+    };
+    drain(e, &mut sent);
+    assert_eq!(e.store().pending, 1);
+    let before = sent.len();
+    e.store_mut().ready = true;
+    e.handle_input(Time::ZERO, Input::StoreReady);
+    drain(e, &mut sent);
+    assert_eq!(sent.len() - before, 13 + 16_384);
+    assert_eq!(&sent[sent.len() - 16_384..], &data[2 * 16_384..3 * 16_384]);
+}
+
+#[test]
+fn stalled_requests_move_to_another_peer() {
+    let (m, data) = make_torrent(16 * 16_384, 16_384, 14);
+    let mut slow = config(0);
+    slow.upload_limit = Some(20_000);
+    let slow = Engine::new(
+        slow,
+        Torrent::Seed(m.clone()),
+        MemoryStore::with_content(data.clone()),
+    )
+    .unwrap();
+    let mut net = Net::new(vec![slow, mem_leech(&m, 1), mem_seed(&m, &data, 2)]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(1_000), |_| false);
+    let out = |n: &Net<MemoryStore>| n.nodes[1].engine.stats().peers[0].requests_out;
+    assert!(out(&net) > 1);
+    // Node 0 goes silent (its link to 1 drops everything): after 30 s the requests are
+    // withdrawn and only one at a time is tried there.
+    net.links.insert((0, 1), false);
+    net.run(Time::from_millis(29_000), |_| false);
+    assert!(out(&net) > 1);
+    net.run(Time::from_millis(33_000), |_| false);
+    assert_eq!(out(&net), 1);
+    net.connect(1, 2);
+    net.run(Time::from_millis(120_000), |n| {
+        n.nodes[1].engine.is_complete()
+    });
+    assert!(net.nodes[1].engine.is_complete());
+    assert_eq!(net.nodes[1].engine.store().content().unwrap(), &data[..]);
+}
