@@ -1,0 +1,123 @@
+//! Simulator scenarios at small sizes (the full-size figures come from the release binary,
+//! `tabswarm-sim report`). Each run is deterministic; a failing assertion prints its seed.
+
+use tabswarm_sim::scenario::{
+    bounds, run, Outcome, Params, PickModeName, Profile, SeedLeaves, MIB,
+};
+
+/// A small version of the standard setting: 4 MiB in 64 KiB pieces, same capacities and
+/// latencies, rates scaled down 8x so that the transfer still takes about as many seconds.
+fn small(n: usize, seed: u64) -> Params {
+    let mut p = Params::standard(n, Profile::HOMOGENEOUS);
+    p.file_size = 4 * MIB;
+    p.piece_len = 64 * 1024;
+    p.seed_up = MIB / 2;
+    p.profile = Profile::Homogeneous {
+        up: MIB / 4,
+        down: MIB,
+    };
+    p.connect_to = 8;
+    p.max_conns = 12;
+    p.seed = seed;
+    p.time_limit_secs = 600;
+    p
+}
+
+fn describe(o: &Outcome) -> String {
+    format!(
+        "seed {} n {}: T {:?} D_P2P {:.2} ratio {:?} done {}",
+        o.params.seed, o.params.n, o.t, o.d_p2p, o.ratio, o.completed
+    )
+}
+
+#[test]
+fn one_leecher_is_limited_by_the_seed_upload() {
+    let o = run(&small(1, 1));
+    let t = o.t.expect("finished");
+    // F / u_s = 8 s; latency and the first request round trips add well under a second.
+    assert!((8.0..8.8).contains(&t), "{}", describe(&o));
+    assert_eq!(o.d_p2p, 8.0);
+    assert_eq!(o.uploaded[0], 4 * MIB, "the seed sent each byte once");
+}
+
+#[test]
+fn small_swarm_finishes_near_the_p2p_bound() {
+    for seed in [1, 2] {
+        let o = run(&small(20, seed));
+        assert_eq!(o.completed, 20, "{}", describe(&o));
+        let ratio = o.ratio.expect("ratio");
+        // Small files spend proportionally longer starting up; the full-size runs are tighter.
+        assert!(ratio < 1.5, "{}", describe(&o));
+        let leecher_upload: u64 = o.uploaded[1..].iter().sum();
+        assert!(
+            leecher_upload > 10 * 4 * MIB,
+            "leechers must carry most of the load: {leecher_upload}"
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_decisions() {
+    let trace = |seed| {
+        let mut p = small(12, seed);
+        p.trace = true;
+        let o = run(&p);
+        assert_eq!(o.completed, 12, "{}", describe(&o));
+        (o.trace_hash, o.trace_len, o.finish)
+    };
+    let a = trace(7);
+    assert!(a.1 > 1000, "trace too short: {}", a.1);
+    assert_eq!(a, trace(7), "same seed, different run");
+    assert_ne!(a.0, trace(8).0, "different seeds should decide differently");
+}
+
+#[test]
+fn everyone_completes_after_the_seed_leaves() {
+    let mut finished = Vec::new();
+    for pick_mode in [PickModeName::RarestFirst, PickModeName::Random] {
+        let mut p = small(16, 3);
+        p.super_seeding = false;
+        p.pick_mode = pick_mode;
+        p.seed_leaves = SeedLeaves::WhenCovered;
+        let o = run(&p);
+        assert!(o.seed_left_at.is_some(), "{}", describe(&o));
+        finished.push((pick_mode, o.completed, o.seed_left_at, o.t));
+    }
+    let (_, rarest_done, rarest_left, _) = finished[0];
+    let (_, _, random_left, _) = finished[1];
+    assert_eq!(rarest_done, 16, "{finished:?}");
+    // Rarest-first spreads distinct pieces sooner, so the leechers cover the torrent first.
+    assert!(rarest_left < random_left, "{finished:?}");
+}
+
+#[test]
+fn free_rider_gets_less_than_contributors() {
+    let mut p = small(21, 4);
+    p.free_riders = 1;
+    p.leave_when_done = true;
+    let o = run(&p);
+    let median = o.median_contributor().expect("contributors finished");
+    let fr = o.finish[20].expect("the free rider still finishes");
+    assert!(fr > median, "free rider {fr} median {median}");
+    assert_eq!(o.uploaded[21], 0, "the free rider uploaded");
+}
+
+#[test]
+fn bounds_follow_the_classic_formulas() {
+    let p = Params::standard(10, Profile::HOMOGENEOUS);
+    let up = vec![2 * MIB; 10];
+    let down = vec![8 * MIB; 10];
+    let (d_cs, d_p2p) = bounds(&p, &up, &down);
+    // D_cs = max(10 * 64 / 4, 64 / 8) = 160 s; D_P2P = max(16, 8, 640 / 24) = 26.67 s.
+    assert!((d_cs - 160.0).abs() < 1e-9);
+    assert!((d_p2p - 640.0 / 24.0).abs() < 1e-9);
+    let (_, one) = bounds(
+        &Params::standard(1, Profile::HOMOGENEOUS),
+        &up[..1],
+        &down[..1],
+    );
+    assert!(
+        (one - 16.0).abs() < 1e-9,
+        "F / u_s dominates for one leecher"
+    );
+}
