@@ -1,9 +1,43 @@
 //! tabswarm's browser peer: the wasm package that pages import as `/pkg/tabswarm.js`.
 //!
 //! This crate is the only one that names `wasm_bindgen`, `web_sys` or `js_sys`; all protocol
-//! logic lives in `tabswarm-core`.
+//! logic lives in `tabswarm-core`. This file is the `#[wasm_bindgen]` facade: it converts JS
+//! values to Rust and back and leaves the work to [`driver`] (one per torrent), which runs the
+//! core engine over [`rtc`] data channels found through [`tracker_client`], with pieces in
+//! [`storage`].
+//!
+//! ```js
+//! import init, { Client } from '/pkg/tabswarm.js';
+//! await init();
+//! const client = new Client({ announce: ['ws://127.0.0.1:8080/announce'], iceServers: [] });
+//! const t = await client.seed(file, { name, pieceLength });      // resolves once hashed
+//! const d = await client.add(t.magnetUri);                        // metadata may be pending
+//! await d.done(); const blob = await d.blob();
+//! ```
+//!
+//! Errors are rejected promises or `error` events with plain messages, never a wasm panic.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use tabswarm_core::engine::Torrent as EngineTorrent;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+pub mod driver;
+pub mod input;
+pub mod js;
+mod opfs;
+pub mod qr;
+pub mod rtc;
+pub mod storage;
+pub mod tracker_client;
+
+use driver::{Driver, DriverConfig};
+use input::{AddInput, SeedInput};
+use rtc::RtcConfig;
+use storage::{BrowserStore, Placement, MEMORY_LIMIT};
 
 /// The package version, so a page can show that the module loaded.
 #[wasm_bindgen]
@@ -14,15 +48,584 @@ pub fn version() -> String {
 /// SHA-1 of `data` as 40 lowercase hex digits (a self-check the page runs at load).
 #[wasm_bindgen(js_name = sha1Hex)]
 pub fn sha1_hex(data: &[u8]) -> String {
-    hex(&tabswarm_core::sha1(data))
+    driver::hex(&tabswarm_core::sha1(data))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+/// A BitTorrent client in the page: `new Client({ announce, iceServers })`.
+#[wasm_bindgen]
+pub struct Client {
+    inner: Rc<ClientInner>,
+}
+
+struct ClientInner {
+    peer_id: [u8; 20],
+    placement: Placement,
+    rtc: RtcConfig,
+    announce: Vec<String>,
+    limits: Cell<(Option<u64>, Option<u64>)>,
+    torrents: RefCell<Vec<Rc<Driver>>>,
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// `opts.announce`: tracker URLs (`ws://` or `wss://`) used for every torrent;
+    /// `opts.iceServers`: the `RTCPeerConnection` ICE servers (default: WebTorrent's STUN
+    /// servers; `[]` on a machine without internet); `opts.storage`: where downloads keep
+    /// their pieces, `"auto"` (default: memory up to 128 MiB, OPFS above), `"memory"` or
+    /// `"opfs"`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(opts: JsValue) -> Result<Client, JsError> {
+        install_panic_hook();
+        let placement = match prop(&opts, "storage").as_string().as_deref() {
+            None | Some("auto") => Placement::Auto {
+                limit: MEMORY_LIMIT,
+            },
+            Some("memory") => Placement::Memory,
+            Some("opfs") => Placement::Opfs,
+            Some(other) => {
+                return Err(JsError::new(&format!(
+                    "storage must be \"auto\", \"memory\" or \"opfs\", not {other:?}"
+                )))
+            }
+        };
+        let announce = strings(&prop(&opts, "announce"), "announce")?;
+        let ice = prop(&opts, "iceServers");
+        let ice = if ice.is_undefined() || ice.is_null() {
+            default_ice_servers()
+        } else if js_sys::Array::is_array(&ice) {
+            ice
+        } else {
+            return Err(JsError::new("iceServers must be an array"));
+        };
+        Ok(Client {
+            inner: Rc::new(ClientInner {
+                peer_id: make_peer_id(),
+                placement,
+                rtc: RtcConfig::new(ice),
+                announce,
+                limits: Cell::new((None, None)),
+                torrents: RefCell::new(Vec::new()),
+            }),
+        })
     }
-    s
+
+    /// Hashes `input` (a `File`, `Blob`, `FileList`, array of `File`s, `Uint8Array` or
+    /// `ArrayBuffer`) into a torrent and seeds it. `opts`: `name`, `pieceLength`, `announce`,
+    /// `onProgress(fraction)`. Resolves with the `Torrent` once hashed.
+    pub fn seed(&self, input: JsValue, opts: JsValue) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let input = SeedInput::from_js(&input).map_err(js_error)?;
+            let name = prop(&opts, "name").as_string();
+            let piece_length = match prop(&opts, "pieceLength").as_f64() {
+                Some(n) if n >= 1.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0 => {
+                    Some(f64_to_u32(n))
+                }
+                Some(_) => return Err(js_error("pieceLength must be a positive integer".into())),
+                None => None,
+            };
+            let announce = inner.announce_for(&opts, &[])?;
+            let on_progress = prop(&opts, "onProgress")
+                .dyn_into::<js_sys::Function>()
+                .ok();
+            let progress = |fraction: f64| {
+                if let Some(f) = &on_progress {
+                    let _ = f.call1(&JsValue::NULL, &JsValue::from(fraction));
+                }
+            };
+            let now_secs = f64_to_i64(js_sys::Date::now() / 1000.0);
+            let (meta, content) = input
+                .hash(
+                    name,
+                    piece_length,
+                    announce.clone(),
+                    Some(now_secs),
+                    &progress,
+                )
+                .await
+                .map_err(js_error)?;
+            let driver = inner.start(announce, EngineTorrent::Seed(meta), |n| {
+                content.into_store(n)
+            })?;
+            Ok(Torrent::new(driver, None).into())
+        })
+    }
+
+    /// Downloads a torrent from a magnet link (or bare info hash) or `.torrent` bytes
+    /// (`Uint8Array`, `ArrayBuffer`, `Blob`). `opts.announce` adds trackers. Resolves at once
+    /// with the `Torrent`; a magnet's metadata comes later (`metadata` event).
+    pub fn add(&self, input: JsValue, opts: JsValue) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let parsed = AddInput::from_js(&input).await.map_err(js_error)?;
+            let (torrent, extra, name) = match parsed {
+                AddInput::Magnet(m) => (EngineTorrent::Magnet(m.info_hash), m.trackers, m.name),
+                AddInput::Torrent(meta) => {
+                    let announce = meta.announce.clone();
+                    (EngineTorrent::Download(*meta), announce, None)
+                }
+            };
+            let info_hash = match &torrent {
+                EngineTorrent::Seed(m) | EngineTorrent::Download(m) => m.info_hash,
+                EngineTorrent::Magnet(h) => *h,
+            };
+            if let Some(existing) = inner.find(&info_hash.to_hex()) {
+                return Ok(Torrent::new(existing, name).into());
+            }
+            let announce = inner.announce_for(&opts, &extra)?;
+            let placement = inner.placement;
+            let driver = inner.start(announce, torrent, |n| {
+                BrowserStore::for_download(placement, n)
+            })?;
+            Ok(Torrent::new(driver, name).into())
+        })
+    }
+
+    /// Caps the upload and download rate of every torrent of this client (bytes/s each;
+    /// `0`, `null` or absent: unlimited). Applies to torrents added later too.
+    #[wasm_bindgen(js_name = setLimits)]
+    pub fn set_limits(&self, limits: JsValue) {
+        let (up, down) = read_limits(&limits);
+        self.inner.limits.set((up, down));
+        for d in self.inner.torrents.borrow().iter() {
+            d.set_limits(up, down);
+        }
+    }
+
+    /// Destroys every torrent (trackers hear `stopped`, connections close).
+    pub fn destroy(&self) {
+        let torrents = std::mem::take(&mut *self.inner.torrents.borrow_mut());
+        for d in torrents {
+            d.destroy();
+        }
+    }
+
+    /// This client's peer id (hex).
+    #[wasm_bindgen(getter, js_name = peerId)]
+    pub fn peer_id(&self) -> String {
+        driver::hex(&self.inner.peer_id)
+    }
+
+    /// The torrents of this client.
+    #[wasm_bindgen(getter)]
+    pub fn torrents(&self) -> js_sys::Array {
+        self.inner
+            .torrents
+            .borrow()
+            .iter()
+            .map(|d| JsValue::from(Torrent::new(d.clone(), None)))
+            .collect()
+    }
+}
+
+impl ClientInner {
+    /// Tracker URLs: the call's `opts.announce`, then `extra` (from the magnet or .torrent),
+    /// then the client's.
+    fn announce_for(&self, opts: &JsValue, extra: &[String]) -> Result<Vec<String>, JsValue> {
+        let mut all = strings(&prop(opts, "announce"), "announce").map_err(JsValue::from)?;
+        all.extend(extra.iter().cloned());
+        all.extend(self.announce.iter().cloned());
+        let mut out: Vec<String> = Vec::new();
+        for url in all {
+            if !out.contains(&url) {
+                out.push(url);
+            }
+        }
+        Ok(out)
+    }
+
+    fn start(
+        &self,
+        announce: Vec<String>,
+        torrent: EngineTorrent,
+        make_store: impl FnOnce(storage::StoreNotify) -> BrowserStore,
+    ) -> Result<Rc<Driver>, JsValue> {
+        let (upload_limit, download_limit) = self.limits.get();
+        let config = DriverConfig {
+            peer_id: self.peer_id,
+            rtc: self.rtc.clone(),
+            announce,
+            upload_limit,
+            download_limit,
+        };
+        let driver = Driver::start(config, torrent, make_store).map_err(js_error)?;
+        self.torrents.borrow_mut().push(driver.clone());
+        Ok(driver)
+    }
+
+    fn find(&self, info_hash_hex: &str) -> Option<Rc<Driver>> {
+        self.torrents
+            .borrow()
+            .iter()
+            .find(|d| !d.is_destroyed() && d.info_hash_hex() == info_hash_hex)
+            .cloned()
+    }
+}
+
+/// One torrent, seeding or downloading.
+#[wasm_bindgen]
+pub struct Torrent {
+    driver: Rc<Driver>,
+    /// The magnet's `dn`, shown until the metadata arrives.
+    name_hint: Option<String>,
+}
+
+impl Torrent {
+    fn new(driver: Rc<Driver>, name_hint: Option<String>) -> Torrent {
+        Torrent { driver, name_hint }
+    }
+}
+
+#[wasm_bindgen]
+impl Torrent {
+    /// 40 lowercase hex digits.
+    #[wasm_bindgen(getter, js_name = infoHash)]
+    pub fn info_hash(&self) -> String {
+        self.driver.info_hash_hex()
+    }
+
+    /// `magnet:?xt=urn:btih:…&dn=…&tr=…`.
+    #[wasm_bindgen(getter, js_name = magnetUri)]
+    pub fn magnet_uri(&self) -> String {
+        self.driver.magnet_uri()
+    }
+
+    /// The `.torrent` file (`undefined` until the metadata is known).
+    #[wasm_bindgen(getter, js_name = torrentFile)]
+    pub fn torrent_file(&self) -> Option<js_sys::Uint8Array> {
+        self.driver
+            .metainfo()
+            .map(|m| js_sys::Uint8Array::from(&m.to_bytes()[..]))
+    }
+
+    /// The torrent's name (the magnet's `dn`, or `""`, until the metadata is known).
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        match self.driver.metainfo() {
+            Some(m) => m.info.name().to_string(),
+            None => self.name_hint.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Total bytes (0 until the metadata is known).
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> f64 {
+        self.driver
+            .metainfo()
+            .map_or(0.0, |m| u64_to_f64(m.info.total_length()))
+    }
+
+    #[wasm_bindgen(getter, js_name = pieceLength)]
+    pub fn piece_length(&self) -> u32 {
+        self.driver.metainfo().map_or(0, |m| m.info.piece_length())
+    }
+
+    /// Verified fraction, 0 to 1.
+    #[wasm_bindgen(getter)]
+    pub fn progress(&self) -> f64 {
+        self.driver.stats().progress
+    }
+
+    /// Verified bytes downloaded in this session.
+    #[wasm_bindgen(getter)]
+    pub fn downloaded(&self) -> f64 {
+        u64_to_f64(self.driver.stats().downloaded)
+    }
+
+    /// Block bytes sent to peers.
+    #[wasm_bindgen(getter)]
+    pub fn uploaded(&self) -> f64 {
+        u64_to_f64(self.driver.stats().uploaded)
+    }
+
+    /// Every byte received over the data channels.
+    #[wasm_bindgen(getter)]
+    pub fn received(&self) -> f64 {
+        u64_to_f64(self.driver.stats().received)
+    }
+
+    /// Bytes/s of blocks received (over the engine's rate window).
+    #[wasm_bindgen(getter, js_name = downloadSpeed)]
+    pub fn download_speed(&self) -> f64 {
+        u64_to_f64(self.driver.stats().download_rate)
+    }
+
+    /// Bytes/s of blocks sent.
+    #[wasm_bindgen(getter, js_name = uploadSpeed)]
+    pub fn upload_speed(&self) -> f64 {
+        u64_to_f64(self.driver.stats().upload_rate)
+    }
+
+    /// Connected peers.
+    #[wasm_bindgen(getter, js_name = numPeers)]
+    pub fn num_peers(&self) -> u32 {
+        self.driver.num_peers()
+    }
+
+    /// Where the pieces live: `memory`, `opfs`, `blob` (a seeded file), or `undecided`.
+    #[wasm_bindgen(getter)]
+    pub fn storage(&self) -> String {
+        self.driver.storage_kind().to_string()
+    }
+
+    /// The files (`name`, `path`, `length`, `offset`, `blob()`); empty until the metadata.
+    #[wasm_bindgen(getter)]
+    pub fn files(&self) -> js_sys::Array {
+        let Some(meta) = self.driver.metainfo() else {
+            return js_sys::Array::new();
+        };
+        meta.info
+            .file_ranges()
+            .map(|(f, range)| {
+                JsValue::from(TorrentFile {
+                    driver: self.driver.clone(),
+                    name: f.path.last().cloned().unwrap_or_default(),
+                    path: f.path.join("/"),
+                    offset: range.start,
+                    length: f.length,
+                })
+            })
+            .collect()
+    }
+
+    /// Resolves when every piece is verified; rejects if the torrent is destroyed first.
+    pub fn done(&self) -> js_sys::Promise {
+        let done = self.driver.done();
+        future_to_promise(async move {
+            done.await.map_err(js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The content as a `Blob`, once done (single-file torrents; see `files` otherwise).
+    pub fn blob(&self) -> js_sys::Promise {
+        let files = self.driver.metainfo().map(|m| m.info.files().len());
+        let blob = self.driver.content_blob();
+        future_to_promise(async move {
+            if let Some(n) = files.filter(|&n| n > 1) {
+                return Err(js_error(format!(
+                    "this torrent has {n} files: use files[i].blob()"
+                )));
+            }
+            Ok(blob.await.map_err(js_error)?.into())
+        })
+    }
+
+    /// Listens for `metadata`, `piece` (index), `progress` (fraction), `peer` ({id, client}),
+    /// `done`, `error` (an Error; the torrent carries on) or `warning`.
+    pub fn on(&self, event: &str, callback: js_sys::Function) -> Result<(), JsError> {
+        self.driver
+            .on(event, callback)
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// Caps this torrent's rates: `{ upload, download }` in bytes/s (`0`/absent: unlimited).
+    #[wasm_bindgen(js_name = setLimits)]
+    pub fn set_limits(&self, limits: JsValue) {
+        let (up, down) = read_limits(&limits);
+        self.driver.set_limits(up, down);
+    }
+
+    /// Stops the torrent: trackers hear `stopped`, connections close, OPFS files are removed.
+    pub fn destroy(&self) {
+        self.driver.destroy();
+    }
+
+    /// The connected peers: `{ id, client, downloadSpeed, uploadSpeed, amChoking,
+    /// amInterested, peerChoking, peerInterested, progress, requestsOut, requestsIn,
+    /// buffered }` (`buffered`: bytes queued in the data channel).
+    pub fn peers(&self) -> js_sys::Array {
+        let stats = self.driver.stats();
+        let pieces = f64::from(stats.pieces_total.max(1));
+        stats
+            .peers
+            .iter()
+            .map(|p| {
+                let o = js_sys::Object::new();
+                let id = p
+                    .peer_id
+                    .map_or(JsValue::NULL, |id| driver::hex(&id).into());
+                let client = p.client.clone().map_or(JsValue::NULL, JsValue::from);
+                set(&o, "id", &id);
+                set(&o, "client", &client);
+                set(&o, "downloadSpeed", &u64_to_f64(p.download_rate).into());
+                set(&o, "uploadSpeed", &u64_to_f64(p.upload_rate).into());
+                set(&o, "amChoking", &p.am_choking.into());
+                set(&o, "amInterested", &p.am_interested.into());
+                set(&o, "peerChoking", &p.peer_choking.into());
+                set(&o, "peerInterested", &p.peer_interested.into());
+                set(&o, "progress", &(f64::from(p.pieces) / pieces).into());
+                set(&o, "requestsOut", &p.requests_out.into());
+                set(&o, "requestsIn", &p.requests_in.into());
+                set(&o, "buffered", &self.driver.buffered(p.peer).into());
+                JsValue::from(o)
+            })
+            .collect()
+    }
+
+    /// One byte per piece: 2 verified, 1 being downloaded, 0 missing.
+    #[wasm_bindgen(js_name = pieceStates)]
+    pub fn piece_states(&self) -> js_sys::Uint8Array {
+        js_sys::Uint8Array::from(&self.driver.piece_map().0[..])
+    }
+
+    /// Per piece, how many connected peers have it.
+    pub fn availability(&self) -> js_sys::Uint32Array {
+        js_sys::Uint32Array::from(&self.driver.piece_map().1[..])
+    }
+}
+
+/// One file of a torrent.
+#[wasm_bindgen]
+pub struct TorrentFile {
+    driver: Rc<Driver>,
+    name: String,
+    path: String,
+    offset: u64,
+    length: u64,
+}
+
+#[wasm_bindgen]
+impl TorrentFile {
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Path inside the torrent, `/`-separated.
+    #[wasm_bindgen(getter)]
+    pub fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> f64 {
+        u64_to_f64(self.length)
+    }
+
+    /// Byte offset of the file in the torrent's content.
+    #[wasm_bindgen(getter)]
+    pub fn offset(&self) -> f64 {
+        u64_to_f64(self.offset)
+    }
+
+    /// The file's bytes as a `Blob`, once the torrent is done.
+    pub fn blob(&self) -> js_sys::Promise {
+        let all = self.driver.content_blob();
+        let (start, end) = (
+            u64_to_f64(self.offset),
+            u64_to_f64(self.offset + self.length),
+        );
+        future_to_promise(async move {
+            let all = all.await.map_err(js_error)?;
+            let part = all.slice_with_f64_and_f64(start, end)?;
+            Ok(part.into())
+        })
+    }
+}
+
+fn js_error(msg: String) -> JsValue {
+    js_sys::Error::new(&msg).into()
+}
+
+/// `obj[key]`, or `undefined` if `obj` is not an object.
+fn prop(obj: &JsValue, key: &str) -> JsValue {
+    if obj.is_object() {
+        js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+fn set(obj: &js_sys::Object, key: &str, value: &JsValue) {
+    let _ = js_sys::Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// A string or an array of strings (absent: empty).
+fn strings(v: &JsValue, what: &str) -> Result<Vec<String>, JsError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(vec![s]);
+    }
+    if let Some(arr) = v.dyn_ref::<js_sys::Array>() {
+        return arr
+            .iter()
+            .map(|x| {
+                x.as_string()
+                    .ok_or_else(|| JsError::new(&format!("{what} must hold strings")))
+            })
+            .collect();
+    }
+    Err(JsError::new(&format!(
+        "{what} must be a string or an array of strings"
+    )))
+}
+
+fn read_limits(v: &JsValue) -> (Option<u64>, Option<u64>) {
+    let rate = |key| {
+        prop(v, key)
+            .as_f64()
+            .filter(|r| r.is_finite() && *r >= 1.0)
+            .map(f64_to_u64)
+    };
+    (rate("upload"), rate("download"))
+}
+
+/// WebTorrent's default STUN servers.
+fn default_ice_servers() -> JsValue {
+    let server = js_sys::Object::new();
+    let urls = js_sys::Array::of2(
+        &"stun:stun.l.google.com:19302".into(),
+        &"stun:global.stun.twilio.com:3478".into(),
+    );
+    set(&server, "urls", &urls);
+    js_sys::Array::of1(&server).into()
+}
+
+/// `-TS0100-` and 12 random characters from the URL-safe base64 alphabet.
+fn make_peer_id() -> [u8; 20] {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut id = *b"-TS0100-............";
+    let mut random = [0u8; 12];
+    js::random_bytes(&mut random);
+    for (slot, r) in id[8..].iter_mut().zip(random) {
+        *slot = ALPHABET[usize::from(r & 63)];
+    }
+    id
+}
+
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            web_sys::console::error_1(&format!("tabswarm panicked: {info}").into());
+        }));
+    });
+}
+
+fn u64_to_f64(x: u64) -> f64 {
+    // Byte counts stay far below 2^53.
+    #[allow(clippy::cast_precision_loss)]
+    let v = x as f64;
+    v
+}
+
+fn f64_to_u64(x: f64) -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let v = x as u64;
+    v
+}
+
+fn f64_to_u32(x: f64) -> u32 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let v = x as u32;
+    v
+}
+
+fn f64_to_i64(x: f64) -> i64 {
+    #[allow(clippy::cast_possible_truncation)]
+    let v = x as i64;
+    v
 }

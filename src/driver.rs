@@ -1,0 +1,706 @@
+//! The driver of one torrent: it owns the core [`Engine`], the peer connections, the tracker
+//! clients and the one timer, and turns JS events into engine inputs and engine outputs into
+//! sends, disconnects and page events.
+//!
+//! # Event flow
+//! Every JS callback (a data-channel event, a tracker notice, a store note, the timer) only
+//! queues a [`Work`] item and calls [`Driver::pump`]. The pump takes items one at a time,
+//! feeds the engine, and drains `poll_output` until `Output::Timeout(at)`, sending bytes on the
+//! data channels on the way. Work that calls out to JS (page callbacks, tracker announces,
+//! dropping connections) is collected as effects and run after the engine state is released,
+//! so a page callback may call back into the torrent (read `progress`, call `destroy`) safely:
+//! such calls queue more work, and the running pump picks it up.
+//!
+//! # One timer
+//! After each drain the driver arms a single `setTimeout` for the engine's deadline (if it
+//! changed). Transfers are driven by data-channel events, not by polling, so a background
+//! tab's throttled timers only slow housekeeping (rechokes, keep-alives), not the transfer.
+//!
+//! # Backpressure
+//! The engine's `max_send_buffer` equals [`rtc::HIGH_WATER`]: after sending to a peer the
+//! driver reports the channel's real `bufferedAmount` (`Input::SendBuffer`); at the high-water
+//! mark the engine pauses that peer's uploads and the channel reports `Writable` once it has
+//! drained, which is reported again.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::{Rc, Weak};
+
+use futures::channel::oneshot;
+use tabswarm_core::engine::{Config, Engine, Event, Input, Output, PeerKey, Stats, Torrent};
+use tabswarm_core::magnet::Magnet;
+use tabswarm_core::metainfo::Metainfo;
+use tabswarm_core::picker::PieceState;
+use tabswarm_core::time::Time;
+use tabswarm_core::tracker_proto::{InfoHash as WireInfoHash, PeerId};
+use wasm_bindgen::JsValue;
+
+use crate::js::{self, Timer};
+use crate::rtc::{self, EventSink, RtcConfig, RtcEvent, RtcPeer};
+use crate::storage::{BrowserStore, StoreNote, StoreNotify};
+use crate::tracker_client::{self, Host, Identity, Notice, TrackerClient, Transfer};
+
+/// Connections per torrent beyond which we stop making offers (WebTorrent: 55).
+pub const MAX_PEERS: usize = 50;
+/// A connection whose data channel has not opened this long after signalling is dropped.
+const CONNECT_TIMEOUT_MS: u32 = 25_000;
+/// Sends and `SendBuffer` reports per pump step, at most: bounds the send loop.
+const MAX_SEND_ROUNDS: u32 = 64;
+
+/// Everything a torrent needs from its client.
+#[derive(Clone)]
+pub struct DriverConfig {
+    pub peer_id: [u8; 20],
+    pub rtc: RtcConfig,
+    /// Tracker URLs (deduplicated by the driver).
+    pub announce: Vec<String>,
+    /// Bytes/s caps; `None` is unlimited.
+    pub upload_limit: Option<u64>,
+    pub download_limit: Option<u64>,
+}
+
+/// Page events a torrent emits (`d.on(name, cb)`).
+pub const EVENT_NAMES: [&str; 7] = [
+    "metadata", "piece", "progress", "peer", "done", "error", "warning",
+];
+
+/// One torrent: engine, connections, trackers, timer.
+pub struct Driver {
+    me: Weak<Driver>,
+    state: RefCell<State>,
+    queue: RefCell<VecDeque<Work>>,
+    running: Cell<bool>,
+    listeners: RefCell<Vec<(&'static str, js_sys::Function)>>,
+    /// Read by trackers without touching `state` (they may be called while it is borrowed).
+    transfer: Cell<Transfer>,
+    next_conn: Cell<u64>,
+    /// Remote peer ids with a connection (open or opening).
+    remotes: RefCell<HashSet<PeerId>>,
+    destroyed: Cell<bool>,
+}
+
+struct State {
+    engine: Engine<BrowserStore>,
+    conns: HashMap<u64, Conn>,
+    trackers: Vec<TrackerClient>,
+    announce: Vec<String>,
+    timer: Option<(Time, Timer)>,
+    done_waiters: Vec<oneshot::Sender<Result<(), String>>>,
+    /// Set once the torrent is destroyed.
+    ended: Option<String>,
+}
+
+struct Conn {
+    rtc: RtcPeer,
+    remote: PeerId,
+    open: bool,
+    connect_timer: Option<Timer>,
+}
+
+/// What a JS callback hands the pump.
+enum Work {
+    Rtc(u64, RtcEvent),
+    Handover(u64, RtcPeer, PeerId),
+    ConnectTimeout(u64),
+    Store(StoreNote),
+    Notice(Notice),
+    Timeout,
+    Limits(Option<u64>, Option<u64>),
+    Destroy,
+}
+
+/// Work for after the engine state is released.
+enum Effect {
+    Emit(&'static str, JsValue),
+    Drop(Box<dyn std::any::Any>),
+    Completed,
+}
+
+impl Driver {
+    /// Starts a torrent: builds the engine over the store `make_store` returns (given the
+    /// driver's store callback), connects to the trackers, and arms the timer.
+    pub fn start(
+        config: DriverConfig,
+        torrent: Torrent,
+        make_store: impl FnOnce(StoreNotify) -> BrowserStore,
+    ) -> Result<Rc<Driver>, String> {
+        let info_hash = match &torrent {
+            Torrent::Seed(m) | Torrent::Download(m) => m.info_hash,
+            Torrent::Magnet(h) => *h,
+        };
+        // The store reports to the driver, which does not exist yet: bind it late.
+        let slot: Rc<RefCell<Weak<Driver>>> = Rc::new(RefCell::new(Weak::new()));
+        let notify: StoreNotify = {
+            let slot = slot.clone();
+            Rc::new(move |note| {
+                let driver = slot.borrow().upgrade();
+                if let Some(d) = driver {
+                    d.push(Work::Store(note));
+                }
+            })
+        };
+        let mut engine_config = Config::new(config.peer_id, js::random_seed());
+        engine_config.max_send_buffer = u64::from(rtc::HIGH_WATER);
+        engine_config.upload_limit = config.upload_limit;
+        engine_config.download_limit = config.download_limit;
+        let engine = Engine::new(engine_config, torrent, make_store(notify))
+            .map_err(|e| format!("cannot start the torrent: {e}"))?;
+        let mut announce: Vec<String> = Vec::new();
+        for url in &config.announce {
+            let url = url.trim_end_matches('/').to_string();
+            if !url.is_empty() && !announce.contains(&url) {
+                announce.push(url);
+            }
+        }
+        let driver = Rc::new_cyclic(|me: &Weak<Driver>| Driver {
+            me: me.clone(),
+            state: RefCell::new(State {
+                engine,
+                conns: HashMap::new(),
+                trackers: Vec::new(),
+                announce: announce.clone(),
+                timer: None,
+                done_waiters: Vec::new(),
+                ended: None,
+            }),
+            queue: RefCell::new(VecDeque::new()),
+            running: Cell::new(false),
+            listeners: RefCell::new(Vec::new()),
+            transfer: Cell::new(Transfer::default()),
+            next_conn: Cell::new(1),
+            remotes: RefCell::new(HashSet::new()),
+            destroyed: Cell::new(false),
+        });
+        *slot.borrow_mut() = Rc::downgrade(&driver);
+        let host: Weak<dyn Host> = {
+            let w: Weak<Driver> = Rc::downgrade(&driver);
+            w
+        };
+        let identity = Identity {
+            info_hash: WireInfoHash(info_hash.0),
+            peer_id: PeerId(config.peer_id),
+            rtc: config.rtc.clone(),
+        };
+        let trackers: Vec<TrackerClient> = announce
+            .iter()
+            .map(|u| TrackerClient::new(u, identity.clone(), host.clone()))
+            .collect();
+        driver.state.borrow_mut().trackers = trackers;
+        driver.push(Work::Timeout);
+        Ok(driver)
+    }
+
+    /// Registers a page callback for one of [`EVENT_NAMES`].
+    pub fn on(&self, event: &str, f: js_sys::Function) -> Result<(), String> {
+        let name = EVENT_NAMES
+            .iter()
+            .find(|n| **n == event)
+            .ok_or_else(|| format!("unknown event {event:?}; known: {}", EVENT_NAMES.join(", ")))?;
+        self.listeners.borrow_mut().push((name, f));
+        Ok(())
+    }
+
+    /// Caps this torrent's rates (bytes/s; `None` is unlimited).
+    pub fn set_limits(&self, upload: Option<u64>, download: Option<u64>) {
+        self.push(Work::Limits(upload, download));
+    }
+
+    /// Stops everything: trackers hear `stopped`, connections close, OPFS files go, and
+    /// pending `done()` promises reject.
+    pub fn destroy(&self) {
+        self.push(Work::Destroy);
+    }
+
+    /// True once destroyed.
+    pub fn is_destroyed(&self) -> bool {
+        self.destroyed.get()
+    }
+
+    /// Resolves when every piece is verified (at once for a seed or a finished download).
+    pub fn done(&self) -> impl std::future::Future<Output = Result<(), String>> + 'static {
+        let rx = {
+            let mut s = self.state.borrow_mut();
+            if let Some(reason) = &s.ended {
+                Err(reason.clone())
+            } else if s.engine.is_complete() {
+                Ok(None)
+            } else {
+                let (tx, rx) = oneshot::channel();
+                s.done_waiters.push(tx);
+                Ok(Some(rx))
+            }
+        };
+        async move {
+            match rx? {
+                None => Ok(()),
+                Some(rx) => rx
+                    .await
+                    .unwrap_or_else(|_| Err("the torrent was dropped".into())),
+            }
+        }
+    }
+
+    /// The whole content as a `Blob`, after `done`.
+    pub fn content_blob(
+        &self,
+    ) -> impl std::future::Future<Output = Result<web_sys::Blob, String>> + 'static {
+        let done = self.done();
+        let me = self.me.clone();
+        async move {
+            done.await?;
+            let blob = me
+                .upgrade()
+                .ok_or("the torrent was dropped")?
+                .state
+                .borrow()
+                .engine
+                .store()
+                .content_blob();
+            blob.await.map_err(|e| e.to_string())
+        }
+    }
+
+    /// The torrent's metainfo, once known.
+    pub fn metainfo(&self) -> Option<Metainfo> {
+        self.state.borrow().engine.metainfo().cloned()
+    }
+
+    /// The info hash, 40 hex digits.
+    pub fn info_hash_hex(&self) -> String {
+        self.state.borrow().engine.info_hash().to_hex()
+    }
+
+    /// A magnet link with the name (once known) and our trackers.
+    pub fn magnet_uri(&self) -> String {
+        let s = self.state.borrow();
+        let mut m = Magnet::new(s.engine.info_hash());
+        m.name = s.engine.metainfo().map(|mi| mi.info.name().to_string());
+        m.trackers = s.announce.clone();
+        m.to_uri()
+    }
+
+    /// Counters, rates and the peer list.
+    pub fn stats(&self) -> Stats {
+        self.state.borrow().engine.stats()
+    }
+
+    /// Peers connected to (handshake or not).
+    pub fn num_peers(&self) -> u32 {
+        u32::try_from(self.state.borrow().engine.num_peers()).unwrap_or(u32::MAX)
+    }
+
+    /// Bytes queued in the data channel of `peer`.
+    pub fn buffered(&self, peer: PeerKey) -> u32 {
+        self.state
+            .borrow()
+            .conns
+            .get(&peer.0)
+            .map_or(0, |c| c.rtc.buffered_amount())
+    }
+
+    /// Per piece: 2 have, 1 in flight, 0 missing; and how many peers have it.
+    pub fn piece_map(&self) -> (Vec<u8>, Vec<u32>) {
+        self.state
+            .borrow()
+            .engine
+            .piece_map()
+            .into_iter()
+            .map(|(st, avail)| {
+                let code = match st {
+                    PieceState::Have => 2,
+                    PieceState::InFlight => 1,
+                    PieceState::Missing | PieceState::NotNeeded => 0,
+                };
+                (code, avail)
+            })
+            .unzip()
+    }
+
+    /// Where the pieces are kept: memory, opfs, blob.
+    pub fn storage_kind(&self) -> &'static str {
+        self.state.borrow().engine.store().kind()
+    }
+
+    fn push(&self, work: Work) {
+        self.queue.borrow_mut().push_back(work);
+        self.pump();
+    }
+
+    /// Runs queued work until the queue is empty; re-entrant calls only queue.
+    fn pump(&self) {
+        if self.running.replace(true) {
+            return;
+        }
+        loop {
+            let Some(work) = self.queue.borrow_mut().pop_front() else {
+                break;
+            };
+            let effects = self.step(work);
+            for effect in effects {
+                self.run(effect);
+            }
+        }
+        self.running.set(false);
+    }
+
+    fn step(&self, work: Work) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let mut s = self.state.borrow_mut();
+        if s.ended.is_some() {
+            // Destroyed: drop whatever arrives (connections handed over late close here).
+            if let Work::Handover(_, peer, _) = work {
+                fx.push(Effect::Drop(Box::new(peer)));
+            }
+            return fx;
+        }
+        let now = js::now();
+        match work {
+            Work::Rtc(id, ev) => self.on_rtc(&mut s, now, id, ev, &mut fx),
+            Work::Handover(id, peer, remote) => {
+                let timer = {
+                    let me = self.me.clone();
+                    Timer::once(CONNECT_TIMEOUT_MS, move || {
+                        if let Some(d) = me.upgrade() {
+                            d.push(Work::ConnectTimeout(id));
+                        }
+                    })
+                };
+                let open = peer.is_open();
+                s.conns.insert(
+                    id,
+                    Conn {
+                        rtc: peer,
+                        remote,
+                        open: false,
+                        connect_timer: Some(timer),
+                    },
+                );
+                self.remotes.borrow_mut().insert(remote);
+                if open {
+                    self.on_rtc(&mut s, now, id, RtcEvent::Open, &mut fx);
+                }
+            }
+            Work::ConnectTimeout(id) => {
+                if s.conns.get(&id).is_some_and(|c| !c.open) {
+                    self.drop_conn(&mut s, id, &mut fx);
+                }
+            }
+            Work::Store(StoreNote::ReadReady) => s.engine.handle_input(now, Input::StoreReady),
+            Work::Store(StoreNote::Failed(msg)) => fx.push(error_effect(&msg)),
+            Work::Notice(n) => match n {
+                Notice::Swarm { .. } => {}
+                Notice::Warning { .. } | Notice::Malformed { .. } => {
+                    fx.push(Effect::Emit(
+                        "warning",
+                        js_sys::Error::new(&n.to_string()).into(),
+                    ));
+                }
+                _ => fx.push(error_effect(&n.to_string())),
+            },
+            Work::Timeout => s.engine.handle_input(now, Input::Timeout),
+            Work::Limits(up, down) => s.engine.set_limits(up, down),
+            Work::Destroy => {
+                self.destroyed.set(true);
+                s.ended = Some("the torrent was destroyed".into());
+                for tx in s.done_waiters.drain(..) {
+                    let _ = tx.send(Err("the torrent was destroyed".into()));
+                }
+                for t in s.trackers.drain(..) {
+                    fx.push(Effect::Drop(Box::new(t)));
+                }
+                let ids: Vec<u64> = s.conns.keys().copied().collect();
+                for id in ids {
+                    self.drop_conn(&mut s, id, &mut fx);
+                }
+                s.timer = None;
+                s.engine.store_mut().destroy();
+                return fx;
+            }
+        }
+        self.drain(&mut s, now, &mut fx);
+        fx
+    }
+
+    fn on_rtc(&self, s: &mut State, now: Time, id: u64, ev: RtcEvent, fx: &mut Vec<Effect>) {
+        let Some(conn) = s.conns.get_mut(&id) else {
+            return;
+        };
+        let peer = PeerKey(id);
+        match ev {
+            RtcEvent::Open => {
+                if !conn.open {
+                    conn.open = true;
+                    conn.connect_timer = None;
+                    s.engine.handle_input(now, Input::Connected { peer });
+                }
+            }
+            RtcEvent::Data(data) => {
+                if conn.open {
+                    s.engine
+                        .handle_input(now, Input::Data { peer, data: &data });
+                }
+            }
+            RtcEvent::Writable => {
+                let buffered = u64::from(conn.rtc.buffered_amount());
+                s.engine
+                    .handle_input(now, Input::SendBuffer { peer, buffered });
+            }
+            RtcEvent::Closed(_) => {
+                let was_open = conn.open;
+                self.drop_conn(s, id, fx);
+                if was_open {
+                    s.engine.handle_input(now, Input::Disconnected { peer });
+                }
+            }
+        }
+    }
+
+    /// Drains the engine, sending on the way, until it only has a deadline left.
+    fn drain(&self, s: &mut State, now: Time, fx: &mut Vec<Effect>) {
+        let mut rounds = 0;
+        let deadline = loop {
+            let mut sent_to: Vec<u64> = Vec::new();
+            let deadline = loop {
+                match s.engine.poll_output(now) {
+                    Output::Send { peer, data } => {
+                        if self.send(s, peer.0, &data, fx) && !sent_to.contains(&peer.0) {
+                            sent_to.push(peer.0);
+                        }
+                    }
+                    Output::Disconnect { peer, reason } => {
+                        self.drop_conn(s, peer.0, fx);
+                        fx.push(Effect::Emit(
+                            "warning",
+                            js_sys::Error::new(&format!("dropped a peer: {reason}")).into(),
+                        ));
+                    }
+                    Output::Event(e) => self.on_event(s, e, fx),
+                    Output::Timeout(at) => break at,
+                }
+            };
+            rounds += 1;
+            if sent_to.is_empty() || rounds >= MAX_SEND_ROUNDS {
+                break deadline;
+            }
+            // Tell the engine how full each channel really is: it may serve more.
+            for id in sent_to {
+                if let Some(c) = s.conns.get(&id) {
+                    let buffered = u64::from(c.rtc.buffered_amount());
+                    s.engine.handle_input(
+                        now,
+                        Input::SendBuffer {
+                            peer: PeerKey(id),
+                            buffered,
+                        },
+                    );
+                }
+            }
+        };
+        self.arm_timer(s, now, deadline);
+    }
+
+    /// Sends `data` on connection `id` in channel-sized messages; false if it failed (the
+    /// connection is then dropped and the engine told).
+    fn send(&self, s: &mut State, id: u64, data: &[u8], fx: &mut Vec<Effect>) -> bool {
+        let Some(conn) = s.conns.get(&id) else {
+            return false;
+        };
+        let ok = data
+            .chunks(rtc::MAX_MESSAGE)
+            .all(|chunk| conn.rtc.send(chunk).is_ok());
+        if !ok {
+            self.drop_conn(s, id, fx);
+            s.engine
+                .handle_input(js::now(), Input::Disconnected { peer: PeerKey(id) });
+        }
+        ok
+    }
+
+    fn on_event(&self, s: &mut State, e: Event, fx: &mut Vec<Effect>) {
+        match e {
+            Event::Metadata => fx.push(Effect::Emit("metadata", JsValue::UNDEFINED)),
+            Event::PieceVerified { piece } => {
+                fx.push(Effect::Emit("piece", JsValue::from(piece)));
+                let st = s.engine.stats();
+                fx.push(Effect::Emit("progress", JsValue::from(st.progress)));
+            }
+            Event::HashFailed { piece } => fx.push(error_effect(&format!(
+                "piece {piece} failed its hash check; fetching it again"
+            ))),
+            Event::PeerBanned { peer_id, .. } => fx.push(error_effect(&format!(
+                "banned peer {} after {} hash failures",
+                hex(&peer_id),
+                tabswarm_core::engine::BAN_STRIKES
+            ))),
+            Event::Done => {
+                for tx in s.done_waiters.drain(..) {
+                    let _ = tx.send(Ok(()));
+                }
+                fx.push(Effect::Completed);
+                fx.push(Effect::Emit("done", JsValue::UNDEFINED));
+            }
+            Event::PeerHandshake {
+                peer_id, client, ..
+            } => {
+                let info = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&info, &"id".into(), &hex(&peer_id).into());
+                let _ = js_sys::Reflect::set(
+                    &info,
+                    &"client".into(),
+                    &client.map_or(JsValue::NULL, JsValue::from),
+                );
+                fx.push(Effect::Emit("peer", info.into()));
+            }
+            Event::StoreFailed { error } => fx.push(error_effect(&format!("storage: {error}"))),
+        }
+    }
+
+    fn drop_conn(&self, s: &mut State, id: u64, fx: &mut Vec<Effect>) {
+        if let Some(c) = s.conns.remove(&id) {
+            self.remotes.borrow_mut().remove(&c.remote);
+            // Closing happens after the state is released.
+            fx.push(Effect::Drop(Box::new(c)));
+        }
+    }
+
+    fn arm_timer(&self, s: &mut State, now: Time, at: Time) {
+        if at == Time::NEVER {
+            s.timer = None;
+            return;
+        }
+        if s.timer.as_ref().is_some_and(|(t, _)| *t == at) {
+            return;
+        }
+        let wait = at.saturating_since(now);
+        // Whole milliseconds, rounded up so the engine finds its deadline passed.
+        let ms = u32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u32::MAX);
+        let me = self.me.clone();
+        let timer = Timer::once(ms, move || {
+            if let Some(d) = me.upgrade() {
+                if let Ok(mut s) = d.state.try_borrow_mut() {
+                    s.timer = None;
+                }
+                d.push(Work::Timeout);
+            }
+        });
+        s.timer = Some((at, timer));
+    }
+
+    fn run(&self, effect: Effect) {
+        match effect {
+            Effect::Emit(name, arg) => {
+                let fns: Vec<js_sys::Function> = self
+                    .listeners
+                    .borrow()
+                    .iter()
+                    .filter(|(n, _)| *n == name)
+                    .map(|(_, f)| f.clone())
+                    .collect();
+                for f in fns {
+                    if let Err(e) = f.call1(&JsValue::NULL, &arg) {
+                        web_sys::console::error_2(
+                            &format!("tabswarm: a '{name}' listener threw").into(),
+                            &e,
+                        );
+                    }
+                }
+            }
+            Effect::Drop(thing) => drop(thing),
+            Effect::Completed => {
+                let trackers = std::mem::take(&mut self.state.borrow_mut().trackers);
+                for t in &trackers {
+                    t.completed();
+                }
+                self.restore_trackers(trackers);
+            }
+        }
+    }
+
+    fn restore_trackers(&self, trackers: Vec<TrackerClient>) {
+        let mut s = self.state.borrow_mut();
+        if s.ended.is_none() {
+            s.trackers = trackers;
+        }
+    }
+
+    /// Announce counters, computed now if the state is free, else the last ones.
+    fn current_transfer(&self) -> Transfer {
+        let Ok(s) = self.state.try_borrow() else {
+            return self.transfer.get();
+        };
+        let st = s.engine.stats();
+        let left = s.engine.metainfo().map(|m| {
+            let lengths = m.info.lengths();
+            let have = s.engine.have();
+            let mut bytes = u64::from(have.count_ones()) * u64::from(lengths.piece_length());
+            let last = lengths.last_piece();
+            if have.get(last.get()) {
+                bytes -= u64::from(lengths.piece_length() - lengths.piece_len(last));
+            }
+            lengths.total_length().saturating_sub(bytes)
+        });
+        let t = Transfer {
+            uploaded: st.uploaded,
+            downloaded: st.downloaded,
+            left,
+        };
+        self.transfer.set(t);
+        t
+    }
+}
+
+impl Host for Driver {
+    fn connection_sink(&self) -> (u64, EventSink) {
+        let id = self.next_conn.get();
+        self.next_conn.set(id + 1);
+        let me = self.me.clone();
+        (
+            id,
+            Rc::new(move |ev| {
+                if let Some(d) = me.upgrade() {
+                    d.push(Work::Rtc(id, ev));
+                }
+            }),
+        )
+    }
+
+    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId) {
+        if self.remotes.borrow().contains(&remote) || self.destroyed.get() {
+            // Already connected to it (both sides offered): keep the first connection.
+            drop(peer);
+            return;
+        }
+        self.push(Work::Handover(id, peer, remote));
+    }
+
+    fn accept_offer_from(&self, remote: &PeerId) -> bool {
+        !self.destroyed.get()
+            && !self.remotes.borrow().contains(remote)
+            && self.remotes.borrow().len() < MAX_PEERS
+    }
+
+    fn offers_wanted(&self) -> u32 {
+        if self.destroyed.get() || self.remotes.borrow().len() >= MAX_PEERS {
+            0
+        } else {
+            tracker_client::OFFERS_PER_ANNOUNCE
+        }
+    }
+
+    fn transfer(&self) -> Transfer {
+        self.current_transfer()
+    }
+
+    fn notice(&self, notice: Notice) {
+        self.push(Work::Notice(notice));
+    }
+}
+
+fn error_effect(msg: &str) -> Effect {
+    Effect::Emit("error", js_sys::Error::new(msg).into())
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,439 @@
+//! Piece storage in the browser, behind the core's [`PieceStore`] trait.
+//!
+//! - **Memory** (the core's [`MemoryStore`]): downloads up to [`MEMORY_LIMIT`] bytes, and seeds
+//!   given as bytes.
+//! - **OPFS** (`navigator.storage.getDirectory()`, async API usable in the main thread): larger
+//!   downloads, one file per piece in a directory of its own, so a 2 GiB download does not
+//!   need 2 GiB of page memory. A verified piece stays in memory only until its write lands;
+//!   the finished download is a `Blob` made of the piece files (disk-backed, not copied).
+//! - **Blob** (a user's `File`, `Blob` or several files): seeding reads pieces with
+//!   `blob.slice(..).arrayBuffer()`, never the whole file.
+//!
+//! OPFS and Blob reads complete later: a read of a piece that is not at hand answers
+//! [`ReadStatus::Pending`], starts loading the piece into a small cache and, once it is there,
+//! tells the driver through [`StoreNotify`] so it can feed `Input::StoreReady`.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use futures::future::{FutureExt, LocalBoxFuture};
+use tabswarm_core::lengths::{BlockInfo, Lengths, PieceIndex};
+use tabswarm_core::store::{MemoryStore, PieceStore, ReadStatus, StoreError};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+
+use crate::js::error_text;
+use crate::opfs::OpfsStore;
+
+/// Downloads up to this size stay in memory; larger ones go to OPFS (128 MiB).
+pub const MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
+/// Pieces kept in the read cache of the OPFS and Blob stores.
+const CACHE_PIECES: usize = 32;
+
+/// What an asynchronous store tells its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreNote {
+    /// A read that answered `Pending` can now succeed: feed `Input::StoreReady`.
+    ReadReady,
+    /// A background read or write failed; the message is for the user.
+    Failed(String),
+}
+
+/// The driver's callback for [`StoreNote`]s. Called from promise callbacks, never from inside a
+/// [`PieceStore`] method.
+pub type StoreNotify = Rc<dyn Fn(StoreNote)>;
+
+/// Where a download keeps its pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Memory up to `limit` bytes, OPFS above (falling back to memory without OPFS).
+    Auto {
+        limit: u64,
+    },
+    Memory,
+    Opfs,
+}
+
+/// The browser's piece store: one of the three backends.
+pub struct BrowserStore {
+    backend: Backend,
+    notify: StoreNotify,
+}
+
+enum Backend {
+    /// A download whose size is not known yet (magnet link): decided in `set_lengths`.
+    Undecided(Placement),
+    Memory(MemoryStore),
+    Opfs(OpfsStore),
+    Blob(BlobStore),
+}
+
+impl BrowserStore {
+    /// An empty store for a download.
+    pub fn for_download(placement: Placement, notify: StoreNotify) -> BrowserStore {
+        BrowserStore {
+            backend: Backend::Undecided(placement),
+            notify,
+        }
+    }
+
+    /// A seed whose content is in memory.
+    pub fn from_bytes(data: Vec<u8>, notify: StoreNotify) -> BrowserStore {
+        BrowserStore {
+            backend: Backend::Memory(MemoryStore::with_content(data)),
+            notify,
+        }
+    }
+
+    /// A seed read from a `Blob` or `File` (several files: one `Blob` of them concatenated).
+    pub fn from_blob(blob: web_sys::Blob, notify: StoreNotify) -> BrowserStore {
+        let loader = Loader::new(notify.clone());
+        BrowserStore {
+            backend: Backend::Blob(BlobStore {
+                blob,
+                lengths: None,
+                loader,
+            }),
+            notify,
+        }
+    }
+
+    /// `"memory"`, `"opfs"`, `"blob"`, or `"undecided"` before the size is known.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Undecided(_) => "undecided",
+            Backend::Memory(_) => "memory",
+            Backend::Opfs(_) => "opfs",
+            Backend::Blob(_) => "blob",
+        }
+    }
+
+    /// The whole content as a `Blob`, once every piece is stored (an OPFS store waits for its
+    /// writes to land). The future does not borrow the store.
+    pub fn content_blob(&self) -> LocalBoxFuture<'static, Result<web_sys::Blob, StoreError>> {
+        match &self.backend {
+            Backend::Undecided(_) => async { Err(StoreError::NoLengths) }.boxed_local(),
+            Backend::Memory(m) => {
+                let blob = match m.content() {
+                    Some(bytes) => bytes_to_blob(bytes),
+                    None => Err(StoreError::Backend("the download is not complete".into())),
+                };
+                async move { blob }.boxed_local()
+            }
+            Backend::Blob(b) => {
+                let blob = b.blob.clone();
+                async move { Ok(blob) }.boxed_local()
+            }
+            Backend::Opfs(o) => o.content_blob().boxed_local(),
+        }
+    }
+
+    /// Removes what this store put on disk (OPFS); memory is freed when the store is dropped.
+    pub fn destroy(&mut self) {
+        if let Backend::Opfs(o) = &self.backend {
+            o.remove_all();
+        }
+    }
+}
+
+impl PieceStore for BrowserStore {
+    fn set_lengths(&mut self, lengths: Lengths) -> Result<(), StoreError> {
+        if let Backend::Undecided(placement) = self.backend {
+            let opfs = match placement {
+                Placement::Memory => false,
+                Placement::Opfs => true,
+                Placement::Auto { limit } => lengths.total_length() > limit && opfs_available(),
+            };
+            self.backend = if opfs {
+                Backend::Opfs(OpfsStore::new(self.notify.clone()))
+            } else {
+                Backend::Memory(MemoryStore::new())
+            };
+        }
+        match &mut self.backend {
+            Backend::Undecided(_) => Err(StoreError::NoLengths),
+            Backend::Memory(m) => m.set_lengths(lengths),
+            Backend::Opfs(o) => o.set_lengths(lengths),
+            Backend::Blob(b) => b.set_lengths(lengths),
+        }
+    }
+
+    fn read_block(
+        &mut self,
+        block: BlockInfo,
+        out: &mut Vec<u8>,
+    ) -> Result<ReadStatus, StoreError> {
+        match &mut self.backend {
+            Backend::Undecided(_) => Err(StoreError::NoLengths),
+            Backend::Memory(m) => m.read_block(block, out),
+            Backend::Opfs(o) => o.read_block(block, out),
+            Backend::Blob(b) => b.read_block(block, out),
+        }
+    }
+
+    fn write_piece(&mut self, piece: PieceIndex, data: Vec<u8>) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Undecided(_) => Err(StoreError::NoLengths),
+            Backend::Memory(m) => m.write_piece(piece, data),
+            Backend::Opfs(o) => o.write_piece(piece, data),
+            Backend::Blob(_) => Err(StoreError::Backend("a seed's file is read-only".into())),
+        }
+    }
+}
+
+/// Reads a `Blob` front to back in slices of `slice_len` bytes, keeping [`READ_AHEAD`] reads
+/// in flight, so hashing one slice overlaps reading the next ones.
+pub struct BlobReader {
+    blob: web_sys::Blob,
+    size: f64,
+    offset: f64,
+    slice_len: f64,
+    /// Reads already started (the promise exists, so the browser is reading), oldest first.
+    ahead: VecDeque<LocalBoxFuture<'static, Result<Vec<u8>, String>>>,
+}
+
+/// Slices a [`BlobReader`] reads ahead of the one being consumed.
+pub const READ_AHEAD: usize = 2;
+
+impl BlobReader {
+    pub fn new(blob: web_sys::Blob, slice_len: u32) -> BlobReader {
+        let size = blob.size();
+        BlobReader {
+            blob,
+            size,
+            offset: 0.0,
+            slice_len: f64::from(slice_len.max(1)),
+            ahead: VecDeque::new(),
+        }
+    }
+
+    /// The next slice, or `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<Vec<u8>, String>> {
+        while self.ahead.len() <= READ_AHEAD {
+            let Some(read) = self.start_next() else { break };
+            self.ahead.push_back(read);
+        }
+        let current = self.ahead.pop_front()?;
+        Some(current.await)
+    }
+
+    /// Starts reading the next slice now (not when the future is first polled).
+    fn start_next(&mut self) -> Option<LocalBoxFuture<'static, Result<Vec<u8>, String>>> {
+        if self.offset >= self.size {
+            return None;
+        }
+        let end = (self.offset + self.slice_len).min(self.size);
+        let promise = self
+            .blob
+            .slice_with_f64_and_f64(self.offset, end)
+            .map(|slice| slice.array_buffer())
+            .map_err(|e| error_text(&e));
+        self.offset = end;
+        Some(async move { buffer_bytes(JsFuture::from(promise?).await) }.boxed_local())
+    }
+}
+
+/// The bytes of a whole `Blob`.
+pub async fn read_blob(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+    buffer_bytes(JsFuture::from(blob.array_buffer()).await)
+}
+
+fn buffer_bytes(read: Result<JsValue, JsValue>) -> Result<Vec<u8>, String> {
+    let buf = read.map_err(|e| format!("cannot read the file: {}", error_text(&e)))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
+/// Whether this page can use OPFS (`navigator.storage.getDirectory` exists).
+pub fn opfs_available() -> bool {
+    navigator_storage().is_some_and(|s| {
+        js_sys::Reflect::get(&s, &JsValue::from_str("getDirectory")).is_ok_and(|f| f.is_function())
+    })
+}
+
+pub(crate) fn navigator_storage() -> Option<web_sys::StorageManager> {
+    let nav = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).ok()?;
+    let storage = js_sys::Reflect::get(&nav, &JsValue::from_str("storage")).ok()?;
+    (!storage.is_undefined()).then(|| storage.unchecked_into())
+}
+
+fn bytes_to_blob(bytes: &[u8]) -> Result<web_sys::Blob, StoreError> {
+    // Blob parts of at most 64 MiB each: very large single typed arrays are slow to make.
+    let parts = js_sys::Array::new();
+    for chunk in bytes.chunks(64 * 1024 * 1024) {
+        parts.push(&js_sys::Uint8Array::from(chunk));
+    }
+    web_sys::Blob::new_with_u8_array_sequence(&parts)
+        .map_err(|e| StoreError::Backend(error_text(&e)))
+}
+
+/// A `Result` future of a JS promise with the error as text.
+pub(crate) async fn js_await(p: js_sys::Promise) -> Result<JsValue, String> {
+    JsFuture::from(p).await.map_err(|e| error_text(&e))
+}
+
+/// Loads whole pieces asynchronously into a small cache, for stores whose reads are async.
+#[derive(Clone)]
+pub(crate) struct Loader {
+    inner: Rc<RefCell<LoaderInner>>,
+}
+
+struct LoaderInner {
+    notify: StoreNotify,
+    /// Most recently loaded last.
+    cache: VecDeque<(u32, Rc<Vec<u8>>)>,
+    loading: HashSet<u32>,
+    /// A load failed: the next read of that piece reports it (once).
+    failed: HashMap<u32, String>,
+}
+
+pub(crate) type Load = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>>>>;
+
+impl Loader {
+    pub(crate) fn new(notify: StoreNotify) -> Loader {
+        Loader {
+            inner: Rc::new(RefCell::new(LoaderInner {
+                notify,
+                cache: VecDeque::new(),
+                loading: HashSet::new(),
+                failed: HashMap::new(),
+            })),
+        }
+    }
+
+    /// Appends `block` from the cache, or starts `load` for its piece and answers `Pending`.
+    pub(crate) fn read(
+        &self,
+        block: BlockInfo,
+        out: &mut Vec<u8>,
+        load: impl FnOnce() -> Load,
+    ) -> Result<ReadStatus, StoreError> {
+        let piece = block.piece.get();
+        let mut inner = self.inner.borrow_mut();
+        if let Some(msg) = inner.failed.remove(&piece) {
+            return Err(StoreError::Backend(msg));
+        }
+        if let Some((_, data)) = inner.cache.iter().find(|(p, _)| *p == piece) {
+            let range = block_range(block, data.len())?;
+            out.extend_from_slice(&data[range]);
+            return Ok(ReadStatus::Ready);
+        }
+        if inner.loading.insert(piece) {
+            let me = self.clone();
+            let fut = load();
+            spawn_local(async move {
+                let result = fut.await;
+                let notify = {
+                    let mut inner = me.inner.borrow_mut();
+                    inner.loading.remove(&piece);
+                    match &result {
+                        Ok(_) => {}
+                        Err(msg) => {
+                            inner.failed.insert(piece, msg.clone());
+                        }
+                    }
+                    inner.notify.clone()
+                };
+                match result {
+                    Ok(data) => {
+                        me.insert(piece, Rc::new(data));
+                        notify(StoreNote::ReadReady);
+                    }
+                    Err(msg) => notify(StoreNote::Failed(msg)),
+                }
+            });
+        }
+        Ok(ReadStatus::Pending)
+    }
+
+    fn insert(&self, piece: u32, data: Rc<Vec<u8>>) {
+        let mut inner = self.inner.borrow_mut();
+        inner.cache.retain(|(p, _)| *p != piece);
+        inner.cache.push_back((piece, data));
+        while inner.cache.len() > CACHE_PIECES {
+            inner.cache.pop_front();
+        }
+    }
+}
+
+pub(crate) fn block_range(
+    block: BlockInfo,
+    piece_len: usize,
+) -> Result<std::ops::Range<usize>, StoreError> {
+    let out_of_range = || StoreError::OutOfRange {
+        piece: block.piece.get(),
+        begin: block.begin,
+        len: block.len,
+    };
+    let start = usize::try_from(block.begin).map_err(|_| out_of_range())?;
+    let len = usize::try_from(block.len).map_err(|_| out_of_range())?;
+    match start.checked_add(len) {
+        Some(end) if end <= piece_len => Ok(start..end),
+        _ => Err(out_of_range()),
+    }
+}
+
+/// Seeding from a user's `Blob`/`File`: pieces are sliced out on demand.
+struct BlobStore {
+    blob: web_sys::Blob,
+    lengths: Option<Lengths>,
+    loader: Loader,
+}
+
+impl BlobStore {
+    fn set_lengths(&mut self, lengths: Lengths) -> Result<(), StoreError> {
+        let size = self.blob.size();
+        // Blob sizes are exact integers far below 2^53.
+        #[allow(clippy::cast_precision_loss)]
+        let total = lengths.total_length() as f64;
+        if size != total {
+            return Err(StoreError::LengthsMismatch {
+                have: f64_to_u64(size),
+                got: lengths.total_length(),
+            });
+        }
+        self.lengths = Some(lengths);
+        Ok(())
+    }
+
+    fn read_block(
+        &mut self,
+        block: BlockInfo,
+        out: &mut Vec<u8>,
+    ) -> Result<ReadStatus, StoreError> {
+        let lengths = self.lengths.ok_or(StoreError::NoLengths)?;
+        let range = lengths.piece_range(block.piece);
+        let blob = self.blob.clone();
+        self.loader.read(block, out, move || {
+            Box::pin(async move {
+                #[allow(clippy::cast_precision_loss)]
+                let slice = blob
+                    .slice_with_f64_and_f64(range.start as f64, range.end as f64)
+                    .map_err(|e| error_text(&e))?;
+                read_blob(&slice).await
+            })
+        })
+    }
+}
+
+fn f64_to_u64(x: f64) -> u64 {
+    // Saturating by definition of `as` for floats; sizes are non-negative integers.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let v = x as u64;
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_ranges_stay_inside_the_piece() {
+        let l = Lengths::new(40_000, 16_384).unwrap();
+        let b = l.validate_block(2, 100, 50).unwrap();
+        assert_eq!(block_range(b, 7_232), Ok(100..150));
+        assert!(block_range(b, 120).is_err());
+    }
+}

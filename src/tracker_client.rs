@@ -1,0 +1,748 @@
+//! WebSocket tracker client speaking the WebTorrent tracker protocol (reference doc section 1).
+//!
+//! One [`TrackerClient`] per (torrent, tracker URL). It keeps one WebSocket open, announces
+//! `started` with [`OFFERS_PER_ANNOUNCE`] fresh non-trickle WebRTC offers, re-announces at the
+//! tracker's `interval`, answers offers that the tracker forwards, completes its own offers with
+//! the answers it receives, reconnects with exponential backoff, and announces `stopped` when
+//! stopped or dropped.
+//!
+//! Peer connections are handed to a [`Host`] (the driver) as soon as signalling is done; the
+//! host owns them from then on. Each connection is created with the host's event sink, so its
+//! data-channel events reach the host directly.
+//!
+//! The decisions (which messages to act on, backoff, clamping the interval) are pure functions
+//! at the bottom of the file, unit-tested natively.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+use tabswarm_core::tracker_proto::{
+    AnnounceRequest, Answer, ClientMessage, Event, InfoHash, Offer, OfferId, PeerId, Sdp, SdpType,
+    TrackerMessage,
+};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::js::{self, Listener, Timer};
+use crate::rtc::{EventSink, RtcConfig, RtcPeer};
+
+/// Offers made per announce, as WebTorrent does ("generating offers can be slow").
+pub const OFFERS_PER_ANNOUNCE: u32 = 5;
+/// Unanswered offers are dropped after this long (WebTorrent: 50 s).
+pub const OFFER_TTL_MS: u32 = 50_000;
+/// The announce interval until the tracker sends one (WebTorrent trackers send 120 s).
+const DEFAULT_INTERVAL_SECS: u32 = 120;
+/// The first reconnect waits this long; each further failure doubles it up to the cap.
+const BACKOFF_BASE_MS: u32 = 1_000;
+const BACKOFF_CAP_MS: u32 = 60_000;
+
+/// What the tracker client needs from its owner (the driver).
+pub trait Host {
+    /// A sink and an id for a new peer connection's events; called before the connection is
+    /// created so that no event is lost.
+    fn connection_sink(&self) -> (u64, EventSink);
+    /// Signalling finished: the host owns `peer` from now on (the channel opens later, or the
+    /// host gives up on it). `remote` is the other side's peer id from the tracker.
+    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId);
+    /// Whether to answer an offer from `remote` (false when already connected to it or full).
+    fn accept_offer_from(&self, remote: &PeerId) -> bool;
+    /// How many offers to make in the next announce (0 to [`OFFERS_PER_ANNOUNCE`]).
+    fn offers_wanted(&self) -> u32;
+    /// Numbers for the announce: bytes uploaded, downloaded, and left (`None` before metadata).
+    fn transfer(&self) -> Transfer;
+    /// Something the user may want to know (unreachable tracker, a tracker's failure reason).
+    fn notice(&self, notice: Notice);
+}
+
+/// The counters an announce carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Transfer {
+    pub uploaded: u64,
+    pub downloaded: u64,
+    pub left: Option<u64>,
+}
+
+/// A tracker problem worth reporting. None of them stops the client: it keeps retrying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The URL is not a valid WebSocket URL; this tracker is not used.
+    BadUrl { url: String, reason: String },
+    /// The connection failed or closed; the client reconnects after `retry_ms`.
+    Unreachable { url: String, retry_ms: u32 },
+    /// The tracker replied with `failure reason`.
+    Failure { url: String, reason: String },
+    /// The tracker replied with `warning message`.
+    Warning { url: String, message: String },
+    /// A message could not be decoded (ignored).
+    Malformed { url: String, reason: String },
+    /// An announce response: seeders and leechers known to the tracker.
+    Swarm {
+        url: String,
+        complete: Option<u32>,
+        incomplete: Option<u32>,
+    },
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Notice::BadUrl { url, reason } => write!(f, "tracker {url}: bad URL: {reason}"),
+            Notice::Unreachable { url, retry_ms } => write!(
+                f,
+                "tracker {url} unreachable; retrying in {:.1} s",
+                f64::from(*retry_ms) / 1000.0
+            ),
+            Notice::Failure { url, reason } => write!(f, "tracker {url} refused: {reason}"),
+            Notice::Warning { url, message } => write!(f, "tracker {url} warns: {message}"),
+            Notice::Malformed { url, reason } => {
+                write!(f, "tracker {url} sent a malformed message: {reason}")
+            }
+            Notice::Swarm {
+                url,
+                complete,
+                incomplete,
+            } => write!(
+                f,
+                "tracker {url}: {} seeders, {} leechers",
+                complete.unwrap_or(0),
+                incomplete.unwrap_or(0)
+            ),
+        }
+    }
+}
+
+/// The identity a client announces with.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
+    pub rtc: RtcConfig,
+}
+
+/// One tracker connection for one torrent. Dropping it announces `stopped` and closes it.
+pub struct TrackerClient {
+    state: Rc<RefCell<State>>,
+}
+
+impl TrackerClient {
+    /// Connects to `url` and announces `started`. Problems go to `host` as [`Notice`]s.
+    pub fn new(url: &str, identity: Identity, host: Weak<dyn Host>) -> TrackerClient {
+        let state = Rc::new(RefCell::new(State {
+            url: url.to_string(),
+            identity,
+            host,
+            socket: None,
+            retries: 0,
+            reconnect: None,
+            announce_timer: None,
+            expiry: None,
+            interval_secs: DEFAULT_INTERVAL_SECS,
+            pending: HashMap::new(),
+            tracker_id: None,
+            completed: false,
+            stopped: false,
+        }));
+        connect(&state);
+        TrackerClient { state }
+    }
+
+    /// The tracker's URL.
+    pub fn url(&self) -> String {
+        self.state.borrow().url.clone()
+    }
+
+    /// True while the WebSocket is open.
+    pub fn is_connected(&self) -> bool {
+        self.state
+            .borrow()
+            .socket
+            .as_ref()
+            .is_some_and(|s| s.ws.ready_state() == web_sys::WebSocket::OPEN)
+    }
+
+    /// Announces `completed` (once): we have every piece.
+    pub fn completed(&self) {
+        let already = std::mem::replace(&mut self.state.borrow_mut().completed, true);
+        if !already {
+            send_announce(&self.state, Some(Event::Completed), Vec::new());
+        }
+    }
+
+    /// Announces now (an update with fresh offers), e.g. when the torrent wants more peers.
+    pub fn announce_now(&self) {
+        announce_with_offers(&self.state, None);
+    }
+
+    /// Announces `stopped` and closes the connection; nothing happens after this.
+    pub fn stop(&self) {
+        stop(&self.state);
+    }
+}
+
+impl Drop for TrackerClient {
+    fn drop(&mut self) {
+        stop(&self.state);
+    }
+}
+
+struct State {
+    url: String,
+    identity: Identity,
+    host: Weak<dyn Host>,
+    socket: Option<Socket>,
+    /// Consecutive failed connections; reset by the first valid message.
+    retries: u32,
+    reconnect: Option<Timer>,
+    announce_timer: Option<Timer>,
+    /// Prunes unanswered offers; armed while any are pending.
+    expiry: Option<Timer>,
+    interval_secs: u32,
+    /// Our offers awaiting an answer, by offer id.
+    pending: HashMap<OfferId, PendingOffer>,
+    tracker_id: Option<String>,
+    completed: bool,
+    stopped: bool,
+}
+
+struct Socket {
+    ws: web_sys::WebSocket,
+    _listeners: [Listener; 4],
+}
+
+struct PendingOffer {
+    conn: u64,
+    peer: RtcPeer,
+    made_ms: f64,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let _ = self.ws.close();
+    }
+}
+
+fn connect(state: &Rc<RefCell<State>>) {
+    let url = state.borrow().url.clone();
+    let ws = match check_url(&url)
+        .and_then(|()| web_sys::WebSocket::new(&url).map_err(|e| js::error_text(&e)))
+    {
+        Ok(ws) => ws,
+        Err(e) => {
+            let host = state.borrow().host.upgrade();
+            if let Some(host) = host {
+                host.notice(Notice::BadUrl { url, reason: e });
+            }
+            return;
+        }
+    };
+    ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
+    let weak = Rc::downgrade(state);
+    let on = |f: fn(&Rc<RefCell<State>>, web_sys::Event)| {
+        let weak = weak.clone();
+        move |ev: web_sys::Event| {
+            if let Some(state) = weak.upgrade() {
+                f(&state, ev);
+            }
+        }
+    };
+    let listeners = [
+        Listener::new(&ws, "open", on(|s, _| on_open(s))),
+        Listener::new(&ws, "message", on(on_message)),
+        Listener::new(&ws, "close", on(|s, _| on_lost(s))),
+        Listener::new(&ws, "error", on(|s, _| on_lost(s))),
+    ];
+    state.borrow_mut().socket = Some(Socket {
+        ws,
+        _listeners: listeners,
+    });
+}
+
+fn on_open(state: &Rc<RefCell<State>>) {
+    // The tracker forgets us with the socket, so every (re)connection starts over.
+    let event = if state.borrow().completed {
+        Event::Completed
+    } else {
+        Event::Started
+    };
+    announce_with_offers(state, Some(event));
+}
+
+fn on_lost(state: &Rc<RefCell<State>>) {
+    let (host, url, delay) = {
+        let mut s = state.borrow_mut();
+        if s.stopped || s.socket.is_none() {
+            return;
+        }
+        s.socket = None;
+        s.announce_timer = None;
+        // Answers to our offers can only come through this socket.
+        s.pending.clear();
+        s.expiry = None;
+        let jitter = u32::from(random_u16()) % BACKOFF_BASE_MS;
+        let delay = backoff_ms(s.retries, jitter);
+        s.retries = s.retries.saturating_add(1);
+        let weak = Rc::downgrade(state);
+        s.reconnect = Some(Timer::once(delay, move || {
+            if let Some(state) = weak.upgrade() {
+                state.borrow_mut().reconnect = None;
+                connect(&state);
+            }
+        }));
+        (s.host.upgrade(), s.url.clone(), delay)
+    };
+    if let Some(host) = host {
+        host.notice(Notice::Unreachable {
+            url,
+            retry_ms: delay,
+        });
+    }
+}
+
+fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
+    let Ok(ev) = ev.dyn_into::<web_sys::MessageEvent>() else {
+        return;
+    };
+    let data = ev.data();
+    let bytes = if let Some(text) = data.as_string() {
+        text.into_bytes()
+    } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+        js_sys::Uint8Array::new(buf).to_vec()
+    } else {
+        return;
+    };
+    let (ours, me, url, host) = {
+        let s = state.borrow();
+        (
+            s.identity.info_hash,
+            s.identity.peer_id,
+            s.url.clone(),
+            s.host.upgrade(),
+        )
+    };
+    let Some(host) = host else { return };
+    let msg = match TrackerMessage::from_json(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            host.notice(Notice::Malformed {
+                url,
+                reason: e.to_string(),
+            });
+            return;
+        }
+    };
+    match classify(msg, &ours, &me) {
+        Step::Ignore => {}
+        Step::Failure(reason) => host.notice(Notice::Failure { url, reason }),
+        Step::Response(r) => {
+            {
+                let mut s = state.borrow_mut();
+                s.retries = 0;
+                if let Some(secs) = r.interval {
+                    s.interval_secs = clamp_interval(secs);
+                }
+                if r.tracker_id.is_some() {
+                    s.tracker_id = r.tracker_id.clone();
+                }
+            }
+            arm_announce_timer(state);
+            if let Some(message) = r.warning_message {
+                host.notice(Notice::Warning {
+                    url: url.clone(),
+                    message,
+                });
+            }
+            host.notice(Notice::Swarm {
+                url,
+                complete: r.complete,
+                incomplete: r.incomplete,
+            });
+        }
+        Step::Answer(f) => {
+            let pending = state.borrow_mut().pending.remove(&f.offer_id);
+            if let Some(p) = pending {
+                spawn_local(complete_offer(Rc::downgrade(&host), p, f.peer_id, f.answer));
+            }
+        }
+        Step::Offer(f) => {
+            if host.accept_offer_from(&f.peer_id) {
+                let rtc = state.borrow().identity.rtc.clone();
+                spawn_local(answer_offer(
+                    Rc::downgrade(state),
+                    Rc::downgrade(&host),
+                    rtc,
+                    f.peer_id,
+                    f.offer_id,
+                    f.offer.sdp,
+                ));
+            }
+        }
+    }
+}
+
+async fn complete_offer(host: Weak<dyn Host>, p: PendingOffer, remote: PeerId, answer: Sdp) {
+    if answer.kind != SdpType::Answer {
+        return;
+    }
+    if p.peer.accept_answer(&answer.sdp).await.is_ok() {
+        if let Some(host) = host.upgrade() {
+            host.connected(p.conn, p.peer, remote);
+        }
+    }
+}
+
+async fn answer_offer(
+    state: Weak<RefCell<State>>,
+    host: Weak<dyn Host>,
+    rtc: RtcConfig,
+    remote: PeerId,
+    offer_id: OfferId,
+    offer_sdp: String,
+) {
+    let Some((conn, sink)) = host.upgrade().map(|h| h.connection_sink()) else {
+        return;
+    };
+    let Ok((peer, sdp)) = RtcPeer::answer(&rtc, &offer_sdp, sink).await else {
+        return;
+    };
+    let Some(state) = state.upgrade() else { return };
+    let mut req = {
+        let s = state.borrow();
+        if s.stopped {
+            return;
+        }
+        AnnounceRequest::new(s.identity.info_hash, s.identity.peer_id)
+    };
+    req.answer = Some(Answer {
+        to_peer_id: remote,
+        offer_id,
+        answer: Sdp {
+            kind: SdpType::Answer,
+            sdp,
+        },
+    });
+    req.trackerid = state.borrow().tracker_id.clone();
+    if send(&state, &ClientMessage::Announce(req)) {
+        if let Some(host) = host.upgrade() {
+            host.connected(conn, peer, remote);
+        }
+    }
+}
+
+/// Makes the offers the host wants, then announces with them.
+fn announce_with_offers(state: &Rc<RefCell<State>>, event: Option<Event>) {
+    let (host, rtc) = {
+        let s = state.borrow();
+        (s.host.upgrade(), s.identity.rtc.clone())
+    };
+    let Some(host) = host else { return };
+    let n = host.offers_wanted().min(OFFERS_PER_ANNOUNCE);
+    let weak = Rc::downgrade(state);
+    let weak_host = Rc::downgrade(&host);
+    drop(host);
+    spawn_local(async move {
+        let mut making = Vec::new();
+        for _ in 0..n {
+            let Some((conn, sink)) = weak_host.upgrade().map(|h| h.connection_sink()) else {
+                return;
+            };
+            let rtc = rtc.clone();
+            making.push(async move { (conn, RtcPeer::offer(&rtc, sink).await) });
+        }
+        let made: Vec<(u64, RtcPeer, String)> = futures::future::join_all(making)
+            .await
+            .into_iter()
+            .filter_map(|(conn, r)| r.ok().map(|(peer, sdp)| (conn, peer, sdp)))
+            .collect();
+        let Some(state) = weak.upgrade() else { return };
+        let now = js::now_ms();
+        let mut offers = Vec::new();
+        for (conn, peer, sdp) in made {
+            let mut id = [0u8; 20];
+            js::random_bytes(&mut id);
+            let offer_id = OfferId(id);
+            offers.push(Offer {
+                offer: Sdp {
+                    kind: SdpType::Offer,
+                    sdp,
+                },
+                offer_id,
+            });
+            state.borrow_mut().pending.insert(
+                offer_id,
+                PendingOffer {
+                    conn,
+                    peer,
+                    made_ms: now,
+                },
+            );
+        }
+        send_announce(&state, event, offers);
+        arm_expiry(&state);
+    });
+}
+
+/// Sends an announce with the host's counters; returns false if the socket is not open.
+fn send_announce(state: &Rc<RefCell<State>>, event: Option<Event>, offers: Vec<Offer>) -> bool {
+    let (req, host) = {
+        let s = state.borrow();
+        let mut req = AnnounceRequest::new(s.identity.info_hash, s.identity.peer_id);
+        req.event = event;
+        req.trackerid = s.tracker_id.clone();
+        (req, s.host.upgrade())
+    };
+    let mut req = req;
+    let t = host.map(|h| h.transfer()).unwrap_or_default();
+    req.uploaded = Some(t.uploaded);
+    req.downloaded = Some(t.downloaded);
+    req.left = t.left;
+    // bittorrent-tracker sends numwant = number of offers, and 50 on stopped/completed.
+    req.numwant = Some(if offers.is_empty() {
+        50
+    } else {
+        u32::try_from(offers.len()).unwrap_or(OFFERS_PER_ANNOUNCE)
+    });
+    req.offers = offers;
+    let sent = send(state, &ClientMessage::Announce(req));
+    if sent && event != Some(Event::Stopped) {
+        arm_announce_timer(state);
+    }
+    sent
+}
+
+fn send(state: &Rc<RefCell<State>>, msg: &ClientMessage) -> bool {
+    let s = state.borrow();
+    match s.socket.as_ref() {
+        Some(sock) if sock.ws.ready_state() == web_sys::WebSocket::OPEN => {
+            sock.ws.send_with_str(&msg.to_json()).is_ok()
+        }
+        _ => false,
+    }
+}
+
+fn arm_announce_timer(state: &Rc<RefCell<State>>) {
+    let weak = Rc::downgrade(state);
+    let ms = state.borrow().interval_secs.saturating_mul(1000);
+    let timer = Timer::once(ms, move || {
+        if let Some(state) = weak.upgrade() {
+            announce_with_offers(&state, None);
+        }
+    });
+    state.borrow_mut().announce_timer = Some(timer);
+}
+
+fn arm_expiry(state: &Rc<RefCell<State>>) {
+    if state.borrow().pending.is_empty() {
+        return;
+    }
+    let weak = Rc::downgrade(state);
+    let timer = Timer::once(OFFER_TTL_MS, move || {
+        let Some(state) = weak.upgrade() else { return };
+        let cutoff = js::now_ms() - f64::from(OFFER_TTL_MS) + 1.0;
+        let expired: Vec<PendingOffer> = {
+            let mut s = state.borrow_mut();
+            s.expiry = None;
+            let ids: Vec<OfferId> = s
+                .pending
+                .iter()
+                .filter(|(_, p)| p.made_ms <= cutoff)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter().filter_map(|id| s.pending.remove(id)).collect()
+        };
+        drop(expired);
+        arm_expiry(&state);
+    });
+    state.borrow_mut().expiry = Some(timer);
+}
+
+fn stop(state: &Rc<RefCell<State>>) {
+    if std::mem::replace(&mut state.borrow_mut().stopped, true) {
+        return;
+    }
+    send_announce(state, Some(Event::Stopped), Vec::new());
+    let (socket, pending) = {
+        let mut s = state.borrow_mut();
+        s.reconnect = None;
+        s.announce_timer = None;
+        s.expiry = None;
+        (s.socket.take(), std::mem::take(&mut s.pending))
+    };
+    // Closing after the send: the close frame follows the queued `stopped` message.
+    drop(socket);
+    drop(pending);
+}
+
+fn random_u16() -> u16 {
+    let mut b = [0u8; 2];
+    js::random_bytes(&mut b);
+    u16::from_le_bytes(b)
+}
+
+/// What to do with a decoded tracker message.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Ignore,
+    Failure(String),
+    Response(tabswarm_core::tracker_proto::AnnounceResponse),
+    Offer(tabswarm_core::tracker_proto::OfferForward),
+    Answer(tabswarm_core::tracker_proto::AnswerForward),
+}
+
+/// Keeps only messages for our torrent and not from ourselves (trackers may echo, and pooled
+/// sockets carry other torrents).
+fn classify(msg: TrackerMessage, ours: &InfoHash, me: &PeerId) -> Step {
+    match msg {
+        TrackerMessage::AnnounceResponse(r) if r.info_hash == *ours => Step::Response(r),
+        TrackerMessage::Offer(f) if f.info_hash == *ours && f.peer_id != *me => Step::Offer(f),
+        TrackerMessage::Answer(f) if f.info_hash == *ours && f.peer_id != *me => Step::Answer(f),
+        TrackerMessage::Failure(f) if f.info_hash.is_none_or(|h| h == *ours) => {
+            Step::Failure(f.reason)
+        }
+        _ => Step::Ignore,
+    }
+}
+
+/// Only absolute `ws://` and `wss://` URLs (browsers would resolve anything else against the
+/// page's URL).
+fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+        .ok_or_else(|| "not a ws:// or wss:// URL".to_string())?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+        return Err("no host, or whitespace in the URL".to_string());
+    }
+    Ok(())
+}
+
+/// Reconnect delay after `retries` consecutive failures: 1 s, 2 s, 4 s ... capped at 60 s,
+/// plus `jitter_ms` so that many tabs do not reconnect in lockstep.
+fn backoff_ms(retries: u32, jitter_ms: u32) -> u32 {
+    let exp = BACKOFF_BASE_MS.saturating_mul(1u32 << retries.min(16));
+    exp.min(BACKOFF_CAP_MS).saturating_add(jitter_ms)
+}
+
+/// A tracker's interval, kept within 10 s .. 1 h so a bad value neither floods nor starves it.
+fn clamp_interval(secs: u32) -> u32 {
+    secs.clamp(10, 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tabswarm_core::tracker_proto::{AnnounceResponse, AnswerForward, Failure, OfferForward};
+
+    const OURS: InfoHash = InfoHash([1; 20]);
+    const ME: PeerId = PeerId([2; 20]);
+    const THEM: PeerId = PeerId([3; 20]);
+
+    fn offer(info_hash: InfoHash, peer_id: PeerId) -> TrackerMessage {
+        TrackerMessage::Offer(OfferForward {
+            info_hash,
+            peer_id,
+            offer_id: OfferId([9; 20]),
+            offer: Sdp {
+                kind: SdpType::Offer,
+                sdp: "v=0".into(),
+            },
+        })
+    }
+
+    #[test]
+    fn only_our_torrent_and_not_our_own_messages_are_acted_on() {
+        assert!(matches!(
+            classify(offer(OURS, THEM), &OURS, &ME),
+            Step::Offer(_)
+        ));
+        assert_eq!(classify(offer(OURS, ME), &OURS, &ME), Step::Ignore);
+        assert_eq!(
+            classify(offer(InfoHash([7; 20]), THEM), &OURS, &ME),
+            Step::Ignore
+        );
+        let answer = |info_hash, peer_id| {
+            TrackerMessage::Answer(AnswerForward {
+                info_hash,
+                peer_id,
+                offer_id: OfferId([9; 20]),
+                answer: Sdp {
+                    kind: SdpType::Answer,
+                    sdp: "v=0".into(),
+                },
+            })
+        };
+        assert!(matches!(
+            classify(answer(OURS, THEM), &OURS, &ME),
+            Step::Answer(_)
+        ));
+        assert_eq!(classify(answer(OURS, ME), &OURS, &ME), Step::Ignore);
+        let resp = |info_hash| {
+            TrackerMessage::AnnounceResponse(AnnounceResponse {
+                info_hash,
+                complete: Some(1),
+                incomplete: Some(2),
+                interval: Some(120),
+                tracker_id: None,
+                warning_message: None,
+            })
+        };
+        assert!(matches!(
+            classify(resp(OURS), &OURS, &ME),
+            Step::Response(_)
+        ));
+        assert_eq!(classify(resp(InfoHash([7; 20])), &OURS, &ME), Step::Ignore);
+    }
+
+    #[test]
+    fn failures_without_an_info_hash_are_ours_too() {
+        let failure = |info_hash| {
+            TrackerMessage::Failure(Failure {
+                action: None,
+                info_hash,
+                reason: "nope".into(),
+            })
+        };
+        assert_eq!(
+            classify(failure(None), &OURS, &ME),
+            Step::Failure("nope".into())
+        );
+        assert_eq!(
+            classify(failure(Some(OURS)), &OURS, &ME),
+            Step::Failure("nope".into())
+        );
+        assert_eq!(
+            classify(failure(Some(InfoHash([7; 20]))), &OURS, &ME),
+            Step::Ignore
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_from_one_second_up_to_a_minute() {
+        assert_eq!(backoff_ms(0, 0), 1_000);
+        assert_eq!(backoff_ms(1, 0), 2_000);
+        assert_eq!(backoff_ms(5, 0), 32_000);
+        assert_eq!(backoff_ms(6, 0), 60_000);
+        assert_eq!(backoff_ms(1_000, 0), 60_000);
+        assert_eq!(backoff_ms(2, 250), 4_250);
+    }
+
+    #[test]
+    fn only_absolute_websocket_urls_are_used() {
+        assert_eq!(check_url("ws://127.0.0.1:8080/announce"), Ok(()));
+        assert_eq!(check_url("wss://tracker.example"), Ok(()));
+        assert!(check_url("not a url").is_err());
+        assert!(check_url("http://tracker.example/announce").is_err());
+        assert!(check_url("udp://tracker.example:80").is_err());
+        assert!(check_url("ws://").is_err());
+        assert!(check_url("ws:///path").is_err());
+        assert!(check_url("ws://a b").is_err());
+    }
+
+    #[test]
+    fn intervals_are_clamped() {
+        assert_eq!(clamp_interval(0), 10);
+        assert_eq!(clamp_interval(120), 120);
+        assert_eq!(clamp_interval(u32::MAX), 3600);
+    }
+}

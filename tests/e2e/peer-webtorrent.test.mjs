@@ -1,0 +1,82 @@
+// Issue 5 acceptance: interop with real WebTorrent (npm `webtorrent`, its browser bundle)
+// through our tracker. Every peer is in its own isolated browser context, and every download
+// checks the bytes that really came over the wire (two WebTorrent pages in one context would
+// share storage and only pretend to download).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTracker } from './harness.mjs';
+import {
+  launchBrowser, tabswarmPeer, webtorrentPeer, tabswarmSeed, tabswarmDownload, webtorrentSeed,
+  webtorrentDownload,
+} from './peer-lib.mjs';
+
+const MiB = 1024 * 1024;
+let tracker, browser;
+before(async () => {
+  tracker = await startTracker();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await tracker?.stop();
+});
+
+const ts = (name) => tabswarmPeer(browser, tracker.url, tracker.announce, name);
+const wt = (name) => webtorrentPeer(browser, tracker.url, name);
+const close = (...pages) => Promise.all(pages.map((p) => p.context().close()));
+
+test('WebTorrent seeds, tabswarm downloads', { timeout: 120_000 }, async () => {
+  const seed = await wt('webtorrent-seed');
+  const leech = await ts('tabswarm-leech');
+  const size = 6 * MiB + 4321;
+  const s = await webtorrentSeed(seed, tracker.announce, { size, seed: 21, name: 'from-webtorrent.bin' });
+  const d = await tabswarmDownload(leech, s.torrentFile);
+  assert.equal(d.sha256, s.sha256);
+  assert.equal(d.length, size);
+  assert.ok(d.received >= size, `tabswarm received ${d.received} bytes over the wire`);
+  assert.equal(d.name, 'from-webtorrent.bin');
+  const uploaded = await seed.evaluate(() => window.wtTorrent.uploaded);
+  assert.ok(uploaded >= size, `WebTorrent uploaded ${uploaded}`);
+  await close(seed, leech);
+});
+
+test('tabswarm seeds, WebTorrent downloads (from a magnet link)', { timeout: 120_000 }, async () => {
+  const seed = await ts('tabswarm-seed');
+  const leech = await wt('webtorrent-leech');
+  const size = 6 * MiB + 99;
+  const s = await tabswarmSeed(seed, { size, seed: 22, name: 'from-tabswarm.bin' });
+  // WebTorrent gets the metadata from tabswarm over ut_metadata.
+  const magnet = `magnet:?xt=urn:btih:${s.infoHash}&dn=from-tabswarm.bin`;
+  const d = await webtorrentDownload(leech, tracker.announce, magnet);
+  assert.equal(d.sha256, s.sha256);
+  assert.equal(d.length, size);
+  assert.ok(d.received >= size, `WebTorrent received ${d.received} bytes over the wire`);
+  const uploaded = await seed.evaluate(() => window.seeded.uploaded);
+  assert.ok(uploaded >= size, `tabswarm uploaded ${uploaded}`);
+  await close(seed, leech);
+});
+
+test('a mixed swarm: tabswarm and WebTorrent seeds and leechers', { timeout: 180_000 }, async () => {
+  const tsSeed = await ts('tabswarm-seed');
+  const wtSeed = await wt('webtorrent-seed');
+  const tsLeech = await ts('tabswarm-leech');
+  const wtLeech = await wt('webtorrent-leech');
+  const size = 12 * MiB + 5;
+  // Same bytes, same name and piece length on both seeds: the same torrent.
+  const s = await tabswarmSeed(tsSeed, { size, seed: 23, name: 'mixed.bin' });
+  const w = await webtorrentSeed(wtSeed, tracker.announce, { size, seed: 23, name: 'mixed.bin' });
+  assert.equal(w.infoHash, s.infoHash, 'tabswarm and WebTorrent make the same info hash');
+  const [dt, dw] = await Promise.all([
+    tabswarmDownload(tsLeech, s.torrentFile),
+    webtorrentDownload(wtLeech, tracker.announce, s.torrentFile),
+  ]);
+  assert.equal(dt.sha256, s.sha256);
+  assert.equal(dw.sha256, s.sha256);
+  assert.ok(dt.received >= size && dw.received >= size);
+  // Both implementations talked to each other: peer ids start with -TS (tabswarm), -WW (WebTorrent).
+  const tsSees = await tsLeech.evaluate(() => window.download.peers().map((p) => p.id?.slice(0, 6)));
+  assert.ok(tsSees.includes('2d5757') && tsSees.includes('2d5453'), `tabswarm leecher's peers: ${tsSees}`);
+  const wtSees = await wtLeech.evaluate(() => window.wtTorrent.wires.map((w) => w.peerId.slice(0, 6)));
+  assert.ok(wtSees.includes('2d5453'), `WebTorrent leecher's peers: ${wtSees}`);
+  await close(tsSeed, wtSeed, tsLeech, wtLeech);
+});
