@@ -1,13 +1,393 @@
-// The page only wires the DOM to the Client API of the wasm package.
-import init, { version, sha1Hex } from '/pkg/tabswarm.js';
+// The tabswarm page: DOM wiring over the wasm package's Client API, nothing more. All
+// BitTorrent logic (hashing, pieces, peers, choking) lives in the wasm module.
+import init, * as tabswarm from '/pkg/tabswarm.js';
 
-const status = document.getElementById('status');
+const { Client, version, sha1Hex, qrSvg } = tabswarm;
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const statusEl = $('#status');
+const errorsEl = $('#errors');
+const torrentsEl = $('#torrents');
+const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(location.hostname);
+const trackerUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/announce`;
+
+let client = null;
+
+// ---------------------------------------------------------------------------- formatting
+function fmtBytes(n) {
+  if (!Number.isFinite(n) || n <= 0) return '0 B';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const i = Math.min(units.length - 1, Math.floor(Math.log10(n) / 3));
+  const v = n / 10 ** (3 * i);
+  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+/** Piece sizes are powers of two: say 256 KiB, not 262.1 KB. */
+function fmtPow2(n) {
+  if (n >= 1 << 20) return `${n / (1 << 20)} MiB`;
+  if (n >= 1 << 10) return `${n / (1 << 10)} KiB`;
+  return `${n} B`;
+}
+const fmtRate = (bps) => (bps > 0 ? `${(bps / 1e6).toFixed(bps >= 1e7 ? 0 : 1)} MB/s` : '–');
+function fmtEta(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return '–';
+  if (seconds < 1) return 'moments';
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+const shortId = (id) => (id ? String(id).slice(0, 8) : '?');
+
+// ---------------------------------------------------------------------------- errors
+/** Shows a message in plain words; `key` replaces an earlier message with the same key. */
+function showError(text, key = text) {
+  let el = [...errorsEl.children].find((e) => e.dataset.key === key);
+  if (!el) {
+    el = document.createElement('div');
+    el.className = 'error';
+    el.dataset.key = key;
+    const p = document.createElement('p');
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'button small';
+    close.textContent = 'Dismiss';
+    close.addEventListener('click', () => el.remove());
+    el.append(p, close);
+    errorsEl.append(el);
+  }
+  el.firstChild.textContent = text;
+}
+
+/** Turns an error from the wasm module into a sentence for people. */
+function plain(err) {
+  const msg = String(err?.message ?? err ?? 'unknown error');
+  if (/tracker/i.test(msg) && /(unreach|connect|closed|refused|failed)/i.test(msg)) {
+    return `Cannot reach the tracker that introduces peers (${msg}). Downloads resume when it is back.`;
+  }
+  if (/hash/i.test(msg) && /ban/i.test(msg)) return `A peer sent corrupted data several times and was disconnected for good (${msg}).`;
+  if (/hash/i.test(msg)) return `A piece failed its integrity check and is being fetched again (${msg}).`;
+  if (/magnet|info ?hash|btih/i.test(msg)) return `That is not a valid share link or magnet link (${msg}).`;
+  if (/torrent/i.test(msg) && /(invalid|parse|decode|bencode)/i.test(msg)) return `That .torrent file cannot be read (${msg}).`;
+  return msg;
+}
+
+// ---------------------------------------------------------------------------- torrent cards
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name || 'download';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function shareLinkFor(t) {
+  return `${location.origin}${location.pathname}#${t.magnetUri}`;
+}
+
+/** Moves the test and accessibility hooks (#share-link, #progress, #save, #peers) to `card`. */
+function takeHooks(card) {
+  for (const id of ['share-link', 'progress', 'save', 'peers']) document.getElementById(id)?.removeAttribute('id');
+  $('.t-link', card).id = 'share-link';
+  $('.progress', card).id = 'progress';
+  $('.t-save', card).id = 'save';
+  $('.t-peer-table', card).id = 'peers';
+}
+
+function newCard(title, meta) {
+  const card = $('#torrent-card').content.firstElementChild.cloneNode(true);
+  $('.t-name', card).textContent = title;
+  $('.t-meta', card).textContent = meta;
+  torrentsEl.prepend(card);
+  takeHooks(card);
+  return card;
+}
+
+function setProgress(card, fraction) {
+  const pct = Math.max(0, Math.min(100, Math.floor(fraction * 100)));
+  const bar = $('.progress', card);
+  bar.setAttribute('aria-valuenow', String(pct));
+  bar.setAttribute('aria-valuetext', `${pct} percent`);
+  $('.progress-bar', bar).style.width = `${pct}%`;
+}
+
+function showShare(card, t) {
+  const link = shareLinkFor(t);
+  const a = $('.t-link', card);
+  a.href = link;
+  a.textContent = link.length > 90 ? `${link.slice(0, 87)}…` : link;
+  a.title = link;
+  $('.t-copy', card).onclick = async () => {
+    const note = $('.t-copied', card);
+    try {
+      await navigator.clipboard.writeText(link);
+      note.textContent = 'Copied.';
+    } catch {
+      // Clipboard access denied (e.g. no user gesture or insecure origin): select the text instead.
+      const range = document.createRange();
+      range.selectNodeContents(a);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      note.textContent = 'Press Ctrl+C to copy.';
+    }
+    setTimeout(() => { note.textContent = ''; }, 3000);
+  };
+  try {
+    $('.qr', card).innerHTML = qrSvg(link);
+  } catch {
+    $('.qr', card).textContent = 'The link is too long for a QR code.';
+  }
+  $('.share', card).hidden = false;
+}
+
+function showFiles(card, t) {
+  const files = Array.from(t.files ?? []);
+  const list = $('.file-list', card);
+  list.replaceChildren();
+  for (const f of files) {
+    const li = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'file-name';
+    name.textContent = f.name;
+    const size = document.createElement('span');
+    size.className = 'file-size';
+    size.textContent = fmtBytes(f.length);
+    li.append(name, size);
+    if (files.length > 1) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'button small t-file-save';
+      b.textContent = 'Save';
+      b.disabled = true;
+      b.setAttribute('aria-label', `Save ${f.name}`);
+      b.onclick = async () => saveBlob(await f.blob(), f.name.split('/').pop());
+      li.append(b);
+    }
+    list.append(li);
+  }
+  const save = $('.t-save', card);
+  save.textContent = files.length > 1 ? 'Save all files' : 'Save';
+  save.onclick = async () => {
+    try {
+      if (files.length > 1) {
+        for (const f of files) saveBlob(await f.blob(), f.name.split('/').pop());
+      } else {
+        saveBlob(await t.blob(), t.name);
+      }
+    } catch (e) {
+      showError(`Could not save: ${plain(e)}`);
+    }
+  };
+  $('.files', card).hidden = files.length === 0;
+}
+
+function enableSave(card) {
+  $('.t-save', card).disabled = false;
+  for (const b of card.querySelectorAll('.t-file-save')) b.disabled = false;
+}
+
+// Piece map: each piece is a cell (or a column of pixels shares several pieces when there are
+// more pieces than pixels). Have = blue, in flight = amber, missing = grey, darker when rarer.
+function drawPieceMap(canvas, states, availability) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.floor(canvas.clientWidth * dpr));
+  const h = Math.max(1, Math.floor(canvas.clientHeight * dpr));
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  const n = states?.length ?? 0;
+  ctx.clearRect(0, 0, w, h);
+  if (!n) return;
+  const maxAvail = Math.max(1, ...(availability ?? [1]));
+  // Lay pieces out in rows so small torrents get big cells.
+  const rows = n > w ? 1 : Math.max(1, Math.min(4, Math.ceil(Math.sqrt((n * h) / w))));
+  const perRow = Math.ceil(n / rows);
+  const cw = w / perRow;
+  const ch = h / rows;
+  for (let i = 0; i < n; i++) {
+    const s = states[i];
+    if (s === 2) ctx.fillStyle = '#2563eb';
+    else if (s === 1) ctx.fillStyle = '#f59e0b';
+    else {
+      const a = availability ? availability[i] : 1;
+      const light = a === 0 ? 30 : 55 + Math.round((30 * a) / maxAvail);
+      ctx.fillStyle = `hsl(220 10% ${light}%)`;
+    }
+    const x = (i % perRow) * cw;
+    const y = Math.floor(i / perRow) * ch;
+    ctx.fillRect(Math.floor(x), Math.floor(y), Math.max(1, Math.ceil(cw - (cw > 4 ? 1 : 0))), Math.ceil(ch - (ch > 4 ? 1 : 0)));
+  }
+}
+
+function renderPeers(card, peers) {
+  const tbody = $('.t-peer-table tbody', card);
+  const rows = (peers ?? []).map((p) => {
+    const tr = document.createElement('tr');
+    const cells = [
+      shortId(p.id),
+      p.client || 'unknown',
+      fmtRate(p.downloadSpeed),
+      fmtRate(p.uploadSpeed),
+      `${p.amChoking ? 'yes' : 'no'} / ${p.peerChoking ? 'yes' : 'no'}`,
+      `${p.amInterested ? 'yes' : 'no'} / ${p.peerInterested ? 'yes' : 'no'}`,
+      `${Math.round((p.progress ?? 0) * 100)}%`,
+    ];
+    for (const c of cells) {
+      const td = document.createElement('td');
+      td.textContent = c;
+      tr.append(td);
+    }
+    return tr;
+  });
+  if (!rows.length) {
+    const tr = document.createElement('tr');
+    const td = document.createElement('td');
+    td.colSpan = 7;
+    td.className = 'empty';
+    td.textContent = 'No peers connected yet.';
+    tr.append(td);
+    rows.push(tr);
+  }
+  tbody.replaceChildren(...rows);
+}
+
+/** Keeps a card in step with its torrent: events for state changes, a light UI refresh for rates. */
+function follow(card, t, { seeding }) {
+  const started = performance.now();
+  let done = seeding;
+  const describe = () => `${fmtBytes(t.length)} · ${t.files?.length > 1 ? `${t.files.length} files · ` : ''}${fmtPow2(t.pieceLength)} pieces`;
+  const onMetadata = () => {
+    $('.t-name', card).textContent = t.name;
+    $('.t-meta', card).textContent = describe();
+    showFiles(card, t);
+  };
+  const refresh = () => {
+    const progress = done ? 1 : t.progress ?? 0;
+    setProgress(card, progress);
+    $('.t-down', card).textContent = fmtRate(t.downloadSpeed);
+    $('.t-up', card).textContent = fmtRate(t.uploadSpeed);
+    $('.t-peers', card).textContent = String(t.numPeers ?? 0);
+    const left = (t.length ?? 0) - (t.downloaded ?? 0);
+    $('.t-eta', card).textContent = done ? 'done' : t.downloadSpeed > 0 ? fmtEta(left / t.downloadSpeed) : '–';
+    let state;
+    if (done) state = seeding ? `Sharing. ${fmtBytes(t.uploaded)} sent so far.` : `Done: every piece verified. Still sharing with others (${fmtBytes(t.uploaded)} sent).`;
+    else if (!t.length) state = 'Fetching the file list from peers…';
+    else if ((t.numPeers ?? 0) === 0 && performance.now() - started > 8000) state = 'No peers yet. Waiting for someone who has the file to be online.';
+    else state = `Downloading: ${fmtBytes(t.downloaded)} of ${fmtBytes(t.length)}.`;
+    $('.t-state', card).textContent = state;
+    const details = $('.more', card);
+    if (details.open) {
+      if (typeof t.pieceStates === 'function') {
+        drawPieceMap($('.t-map', card), t.pieceStates(), typeof t.availability === 'function' ? t.availability() : null);
+      }
+      if (typeof t.peers === 'function') renderPeers(card, t.peers());
+    }
+  };
+  const on = (name, fn) => { try { t.on(name, fn); } catch { /* event not offered by this build */ } };
+  on('metadata', () => { onMetadata(); refresh(); });
+  on('done', () => { done = true; enableSave(card); refresh(); });
+  on('error', (e) => showError(plain(e)));
+  on('warning', (e) => showError(plain(e)));
+  if (t.length) onMetadata();
+  if (seeding) enableSave(card);
+  refresh();
+  const timer = setInterval(refresh, 500);
+  card.addEventListener('torrent-removed', () => clearInterval(timer));
+}
+
+// ---------------------------------------------------------------------------- actions
+async function seedFiles(fileList) {
+  const files = Array.from(fileList);
+  if (!files.length) return;
+  const total = files.reduce((s, f) => s + f.size, 0);
+  const title = files.length === 1 ? files[0].name : `${files.length} files`;
+  const card = newCard(title, fmtBytes(total));
+  $('.t-state', card).textContent = 'Hashing…';
+  try {
+    const t = await client.seed(files.length === 1 ? files[0] : fileList, {
+      onProgress: (fraction) => {
+        setProgress(card, fraction);
+        $('.t-state', card).textContent = `Hashing… ${Math.floor(fraction * 100)}%`;
+      },
+    });
+    showShare(card, t);
+    follow(card, t, { seeding: true });
+  } catch (e) {
+    card.remove();
+    showError(`Could not share ${title}: ${plain(e)}`);
+  }
+}
+
+async function download(input, label) {
+  const card = newCard(label, '');
+  $('.t-state', card).textContent = 'Joining the swarm…';
+  try {
+    const d = await client.add(input, { announce: [trackerUrl] });
+    showShare(card, d);
+    follow(card, d, { seeding: false });
+  } catch (e) {
+    card.remove();
+    showError(plain(e));
+  }
+}
+
+function magnetFromText(text) {
+  let s = text.trim();
+  const hash = s.indexOf('#magnet');
+  if (hash >= 0) s = s.slice(hash + 1);
+  if (s.startsWith('magnet%3A')) s = decodeURIComponent(s);
+  return s;
+}
+
+function wire() {
+  const input = $('#file-input');
+  input.addEventListener('change', () => { seedFiles(input.files); });
+  const drop = $('#drop');
+  for (const ev of ['dragenter', 'dragover']) {
+    drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add('over'); });
+  }
+  for (const ev of ['dragleave', 'drop']) drop.addEventListener(ev, () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => { e.preventDefault(); seedFiles(e.dataTransfer.files); });
+  // Dropping outside the zone must not navigate away from the tab that is seeding.
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', (e) => { e.preventDefault(); if (e.dataTransfer?.files?.length) seedFiles(e.dataTransfer.files); });
+
+  $('#magnet-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const m = magnetFromText($('#magnet-input').value);
+    if (m) download(m, 'Magnet link');
+  });
+  const torrentInput = $('#torrent-input');
+  torrentInput.addEventListener('change', async () => {
+    const f = torrentInput.files[0];
+    if (f) download(new Uint8Array(await f.arrayBuffer()), f.name.replace(/\.torrent$/i, ''));
+  });
+  const fromHash = () => {
+    const m = magnetFromText(location.hash.slice(1));
+    if (m.startsWith('magnet:')) download(m, 'Shared download');
+  };
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
+  window.addEventListener('beforeunload', (e) => {
+    if (torrentsEl.children.length) { e.preventDefault(); }
+  });
+}
+
+// ---------------------------------------------------------------------------- start
 try {
   await init();
   const ok = sha1Hex(new TextEncoder().encode('abc')) === 'a9993e364706816aba3e25717850c26c9cd0d89d';
-  status.textContent = `tabswarm ${version()}: wasm module loaded${ok ? '' : ' (self-check failed)'}`;
-  status.dataset.wasm = ok ? 'loaded' : 'broken';
+  statusEl.textContent = ok ? `wasm module loaded · v${version()}` : 'wasm module loaded, but its self-check failed';
+  statusEl.dataset.wasm = ok ? 'loaded' : 'broken';
+  if (typeof Client === 'function') {
+    client = new Client({ announce: [trackerUrl], ...(loopback ? { iceServers: [] } : {}) });
+    wire();
+  } else {
+    showError('This build of tabswarm has no Client yet.');
+  }
 } catch (e) {
-  status.textContent = `Could not load the wasm module: ${e}`;
-  status.dataset.wasm = 'error';
+  statusEl.textContent = 'Could not load the wasm module';
+  statusEl.dataset.wasm = 'error';
+  showError(`Could not start tabswarm: ${plain(e)}`);
 }
