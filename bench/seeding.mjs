@@ -1,0 +1,43 @@
+// Benchmark 2: hashing a 1 GiB file picked from disk into a torrent in a page, tabswarm against
+// WebTorrent in one run, with the page's peak memory (JS heap + wasm memory) above its baseline.
+import { launchBrowser, benchPeer, startTracker, printTable, writeResult, mbps, MiB, withTimeout } from './lib.mjs';
+import { bigFile } from './bigfile.mjs';
+
+const SIZE = Number(process.env.BENCH_SEED_MB ?? 1024) * MiB;
+const { file } = bigFile(`seed-${SIZE / MiB}.bin`, SIZE);
+const tracker = await startTracker();
+// --expose-gc so the baseline is taken after a full collection; precise heap numbers.
+const browser = await launchBrowser(['--js-flags=--expose-gc', '--enable-precise-memory-info']);
+const rows = [];
+try {
+  for (const [name, page, fn] of [['tabswarm', 'tabswarm.html', 'tsHashFile'], ['webtorrent', 'webtorrent.html', 'wtHashFile']]) {
+    const p = await benchPeer(browser, tracker.url, page, name);
+    await p.setInputFiles('#file', file);
+    try {
+      const r = await withTimeout(600_000, name, () => p.evaluate(async (f) => {
+        globalThis.gc?.();
+        const blob = window.pickedFile();
+        const mem = () => (performance.memory?.usedJSHeapSize ?? 0) + (window.tsMemory ? window.tsMemory().wasm : 0);
+        const base = mem();
+        let peak = base;
+        const sampler = setInterval(() => { peak = Math.max(peak, mem()); }, 25);
+        const res = await window[f](blob, []);
+        clearInterval(sampler);
+        peak = Math.max(peak, mem(), res.peak ?? 0);
+        return { ms: res.ms, base, peak };
+      }, fn));
+      rows.push({ client: name, MiB: SIZE / MiB, seconds: (r.ms / 1000).toFixed(2), 'MB/s': mbps(SIZE, r.ms).toFixed(0), 'memory growth MiB': ((r.peak - r.base) / MiB).toFixed(1) });
+    } catch (e) {
+      rows.push({ client: name, MiB: SIZE / MiB, seconds: '-', 'MB/s': '-', 'memory growth MiB': `failed: ${e.message}` });
+    }
+    await p.context().close();
+  }
+} finally {
+  await browser.close();
+  await tracker.stop();
+}
+const speed = (n) => Number(rows.find((r) => r.client === n)?.['MB/s']);
+const ratio = speed('tabswarm') / speed('webtorrent');
+printTable('Seeding: hash a 1 GiB picked file (targets: >= 5 x WebTorrent, memory growth <= 64 MiB)', rows);
+console.log(`tabswarm / WebTorrent hashing speed = ${ratio.toFixed(2)}`);
+writeResult('seeding', { size: SIZE, rows, ratio });
