@@ -57,6 +57,9 @@ async fn announce(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 async fn static_file(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    if is_hidden(req.uri().path()) {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
     match &shared.config.static_dir {
         Some(dir) => match ServeDir::new(dir).oneshot(req).await {
             Ok(r) => r.into_response(),
@@ -64,6 +67,13 @@ async fn static_file(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         },
         None => (StatusCode::NOT_FOUND, "no static directory configured").into_response(),
     }
+}
+
+/// Paths with a component starting with `.` (`/.git/...`, `/.ci/run`) are never served: the
+/// static root is often a whole checkout.
+fn is_hidden(path: &str) -> bool {
+    path.split('/')
+        .any(|c| c.starts_with('.') || c.starts_with("%2e") || c.starts_with("%2E"))
 }
 
 fn is_upgrade(req: &Request) -> bool {
@@ -135,4 +145,19 @@ async fn upgrade(shared: Arc<Shared>, mut req: Request) -> Response {
         ],
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hidden;
+
+    #[test]
+    fn dot_paths_are_hidden() {
+        assert!(is_hidden("/.git/HEAD"));
+        assert!(is_hidden("/www/.env"));
+        assert!(is_hidden("/%2egit/config"));
+        assert!(!is_hidden("/www/app.js"));
+        assert!(!is_hidden("/pkg/tabswarm_bg.wasm"));
+        assert!(!is_hidden("/"));
+    }
 }
