@@ -7,7 +7,10 @@
 //! SHA-1 of the whole must equal the info hash and the bytes must parse as an info dict;
 //! otherwise the peers that contributed are disconnected and the fetch starts over. On
 //! success the engine sizes the store, builds the picker, applies the bitfields and haves that
-//! arrived early, and emits `Event::Metadata`.
+//! arrived early, sends every peer a new extended handshake that carries our `metadata_size`
+//! (a peer that met us while we were both fetching can now fetch from us), and emits
+//! `Event::Metadata`. A peer whose new handshake offers a size is asked again even if it
+//! rejected us before.
 
 use std::time::Duration;
 
@@ -241,6 +244,9 @@ impl<S: PieceStore> Engine<S> {
         for p in self.peers.values_mut() {
             p.set_limits(WireLimits::for_pieces(n));
             p.has = Bitfield::new(n);
+            if p.extended && p.peer_id.is_some() {
+                c.send_ext_handshake(p);
+            }
             let result = Self::apply_early(c, p);
             if let Err(reason) = result {
                 bad.push((p.key, reason));

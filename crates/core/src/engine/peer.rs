@@ -261,18 +261,7 @@ impl<S: PieceStore> Core<S> {
         p.peer_id = Some(h.peer_id);
         p.extended = h.supports_extended();
         if p.extended {
-            let ours = ExtendedHandshake {
-                m: [(UT_METADATA.to_string(), OUR_UT_METADATA)].into(),
-                metadata_size: self.meta.as_ref().map(|m| m.info_bytes.len() as u64),
-                reqq: Some(self.config.pipeline_depth),
-                v: Some(self.config.client.clone()),
-                p: None,
-            };
-            let msg = Message::Extended {
-                id: 0,
-                payload: ours.encode(),
-            };
-            self.emit(p, &msg);
+            self.send_ext_handshake(p);
         } else {
             self.announce(p);
         }
@@ -283,6 +272,23 @@ impl<S: PieceStore> Core<S> {
             self.emit(p, &msg);
         }
         Ok(())
+    }
+
+    /// Sends our BEP 10 handshake. It goes out again once a magnet's metadata is in, so that
+    /// peers that met us before then learn our `metadata_size` (BEP 10 allows repeats).
+    pub(super) fn send_ext_handshake(&mut self, p: &mut Peer) {
+        let ours = ExtendedHandshake {
+            m: [(UT_METADATA.to_string(), OUR_UT_METADATA)].into(),
+            metadata_size: self.meta.as_ref().map(|m| m.info_bytes.len() as u64),
+            reqq: Some(self.config.pipeline_depth),
+            v: Some(self.config.client.clone()),
+            p: None,
+        };
+        let msg = Message::Extended {
+            id: 0,
+            payload: ours.encode(),
+        };
+        self.emit(p, &msg);
     }
 
     /// Emits `PeerHandshake` once.
@@ -366,6 +372,10 @@ impl<S: PieceStore> Core<S> {
                 // A malformed extended handshake is tolerated as an empty one.
                 let ext = ExtendedHandshake::decode(&payload).unwrap_or_default();
                 p.ut_metadata = ext.extension_id(UT_METADATA);
+                if ext.metadata_size.is_some() && ext.metadata_size != p.metadata_size {
+                    // A peer that rejected us before it had the metadata may have it now.
+                    p.metadata_rejected = false;
+                }
                 p.metadata_size = ext.metadata_size;
                 if let Some(r) = ext.reqq {
                     p.reqq = r.clamp(1, self.config.pipeline_depth.max(1));

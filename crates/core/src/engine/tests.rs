@@ -229,6 +229,25 @@ fn magnet_fetches_metadata_then_content() {
 }
 
 #[test]
+fn magnet_peer_learns_metadata_from_a_peer_that_got_it_later() {
+    // 1 and 2 both start from the magnet and meet first; only 1 ever meets the seed. 2 asks 1,
+    // is rejected, and must still get the metadata once 1 has it (from 1's new handshake).
+    let (m, data) = make_torrent(200_000, 16_384, 4);
+    let magnet =
+        |i| Engine::new(config(i), Torrent::Magnet(m.info_hash), MemoryStore::new()).unwrap();
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), magnet(1), magnet(2)]);
+    net.connect(1, 2);
+    net.run(Time::from_millis(2_000), |_| false);
+    assert!(!net.nodes[2].events.contains(&Event::Metadata));
+    net.connect(0, 1);
+    net.run(Time::from_millis(60_000), all_done);
+    let late = &net.nodes[2];
+    assert!(late.events.contains(&Event::Metadata), "{:?}", late.events);
+    assert_eq!(late.engine.store().content().unwrap(), &data[..]);
+    assert!(net.nodes.iter().all(|n| n.disconnects.is_empty()));
+}
+
+#[test]
 fn swarm_of_five_completes_and_leechers_trade() {
     let (m, data) = make_torrent(40 * 16_384, 16_384, 3);
     let mut engines = vec![mem_seed(&m, &data, 0)];
