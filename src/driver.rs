@@ -76,6 +76,8 @@ pub struct Driver {
     next_conn: Cell<u64>,
     /// Remote peer ids with a connection (open or opening).
     remotes: RefCell<HashSet<PeerId>>,
+    /// Our peer id.
+    my_id: PeerId,
     destroyed: Cell<bool>,
 }
 
@@ -93,6 +95,8 @@ struct State {
 struct Conn {
     rtc: RtcPeer,
     remote: PeerId,
+    /// The offer was ours (else we answered the remote's).
+    we_offered: bool,
     open: bool,
     connect_timer: Option<Timer>,
 }
@@ -100,7 +104,7 @@ struct Conn {
 /// What a JS callback hands the pump.
 enum Work {
     Rtc(u64, RtcEvent),
-    Handover(u64, RtcPeer, PeerId),
+    Handover(u64, RtcPeer, PeerId, bool),
     ConnectTimeout(u64),
     Store(StoreNote),
     Notice(Notice),
@@ -169,6 +173,7 @@ impl Driver {
             transfer: Cell::new(Transfer::default()),
             next_conn: Cell::new(1),
             remotes: RefCell::new(HashSet::new()),
+            my_id: PeerId(config.peer_id),
             destroyed: Cell::new(false),
         });
         *slot.borrow_mut() = Rc::downgrade(&driver);
@@ -348,7 +353,7 @@ impl Driver {
         let mut s = self.state.borrow_mut();
         if s.ended.is_some() {
             // Destroyed: drop whatever arrives (connections handed over late close here).
-            if let Work::Handover(_, peer, _) = work {
+            if let Work::Handover(_, peer, ..) = work {
                 fx.push(Effect::Drop(Box::new(peer)));
             }
             return fx;
@@ -356,7 +361,23 @@ impl Driver {
         let now = js::now();
         match work {
             Work::Rtc(id, ev) => self.on_rtc(&mut s, now, id, ev, &mut fx),
-            Work::Handover(id, peer, remote) => {
+            Work::Handover(id, peer, remote, we_offered) => {
+                let twin = s
+                    .conns
+                    .iter()
+                    .find(|(_, c)| c.remote == remote)
+                    .map(|(&k, c)| (k, c.we_offered, c.open));
+                if let Some((old, old_we_offered, old_open)) = twin {
+                    if !self.keep_new(&remote, we_offered, old_we_offered) {
+                        fx.push(Effect::Drop(Box::new(peer)));
+                        return fx;
+                    }
+                    self.drop_conn(&mut s, old, &mut fx);
+                    if old_open {
+                        s.engine
+                            .handle_input(now, Input::Disconnected { peer: PeerKey(old) });
+                    }
+                }
                 let timer = {
                     let me = self.me.clone();
                     Timer::once(CONNECT_TIMEOUT_MS, move || {
@@ -371,6 +392,7 @@ impl Driver {
                     Conn {
                         rtc: peer,
                         remote,
+                        we_offered,
                         open: false,
                         connect_timer: Some(timer),
                     },
@@ -555,6 +577,15 @@ impl Driver {
         }
     }
 
+    /// Two connections to `remote` (both sides offered at once, and each side sees the two
+    /// complete in its own order): keep the one whose offerer has the smaller peer id. Both
+    /// sides compute the same answer, so they keep the same connection; "keep the first"
+    /// let each side keep a different one and lose both.
+    fn keep_new(&self, remote: &PeerId, new_we_offered: bool, old_we_offered: bool) -> bool {
+        let offerer = |we: bool| if we { self.my_id } else { *remote };
+        offerer(new_we_offered) < offerer(old_we_offered)
+    }
+
     fn drop_conn(&self, s: &mut State, id: u64, fx: &mut Vec<Effect>) {
         if let Some(c) = s.conns.remove(&id) {
             self.remotes.borrow_mut().remove(&c.remote);
@@ -664,13 +695,12 @@ impl Host for Driver {
         )
     }
 
-    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId) {
-        if self.remotes.borrow().contains(&remote) || self.destroyed.get() {
-            // Already connected to it (both sides offered): keep the first connection.
+    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool) {
+        if self.destroyed.get() {
             drop(peer);
             return;
         }
-        self.push(Work::Handover(id, peer, remote));
+        self.push(Work::Handover(id, peer, remote, we_offered));
     }
 
     fn accept_offer_from(&self, remote: &PeerId) -> bool {
@@ -685,6 +715,12 @@ impl Host for Driver {
         } else {
             tracker_client::OFFERS_PER_ANNOUNCE
         }
+    }
+
+    fn hungry(&self) -> bool {
+        !self.destroyed.get()
+            && self.remotes.borrow().is_empty()
+            && self.current_transfer().left != Some(0)
     }
 
     fn transfer(&self) -> Transfer {

@@ -44,12 +44,16 @@ pub trait Host {
     /// created so that no event is lost.
     fn connection_sink(&self) -> (u64, EventSink);
     /// Signalling finished: the host owns `peer` from now on (the channel opens later, or the
-    /// host gives up on it). `remote` is the other side's peer id from the tracker.
-    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId);
+    /// host gives up on it). `remote` is the other side's peer id from the tracker;
+    /// `we_offered` tells whether the offer was ours (else we answered theirs).
+    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool);
     /// Whether to answer an offer from `remote` (false when already connected to it or full).
     fn accept_offer_from(&self, remote: &PeerId) -> bool;
     /// How many offers to make in the next announce (0 to [`OFFERS_PER_ANNOUNCE`]).
     fn offers_wanted(&self) -> u32;
+    /// Incomplete and without a single connection: the next announce comes sooner (see
+    /// [`announce_delay_ms`]).
+    fn hungry(&self) -> bool;
     /// Numbers for the announce: bytes uploaded, downloaded, and left (`None` before metadata).
     fn transfer(&self) -> Transfer;
     /// Something the user may want to know (unreachable tracker, a tracker's failure reason).
@@ -139,6 +143,7 @@ impl TrackerClient {
             announce_timer: None,
             expiry: None,
             interval_secs: DEFAULT_INTERVAL_SECS,
+            hungry_announces: 0,
             pending: HashMap::new(),
             tracker_id: None,
             completed: false,
@@ -199,6 +204,8 @@ struct State {
     /// Prunes unanswered offers; armed while any are pending.
     expiry: Option<Timer>,
     interval_secs: u32,
+    /// Announces in a row made while the host was hungry.
+    hungry_announces: u32,
     /// Our offers awaiting an answer, by offer id.
     pending: HashMap<OfferId, PendingOffer>,
     tracker_id: Option<String>,
@@ -387,7 +394,7 @@ async fn complete_offer(host: Weak<dyn Host>, p: PendingOffer, remote: PeerId, a
     }
     if p.peer.accept_answer(&answer.sdp).await.is_ok() {
         if let Some(host) = host.upgrade() {
-            host.connected(p.conn, p.peer, remote);
+            host.connected(p.conn, p.peer, remote, true);
         }
     }
 }
@@ -425,7 +432,7 @@ async fn answer_offer(
     req.trackerid = state.borrow().tracker_id.clone();
     if send(&state, &ClientMessage::Announce(req)) {
         if let Some(host) = host.upgrade() {
-            host.connected(conn, peer, remote);
+            host.connected(conn, peer, remote, false);
         }
     }
 }
@@ -493,7 +500,7 @@ fn send_announce(state: &Rc<RefCell<State>>, event: Option<Event>, offers: Vec<O
         (req, s.host.upgrade())
     };
     let mut req = req;
-    let t = host.map(|h| h.transfer()).unwrap_or_default();
+    let t = host.as_ref().map(|h| h.transfer()).unwrap_or_default();
     req.uploaded = Some(t.uploaded);
     req.downloaded = Some(t.downloaded);
     req.left = t.left;
@@ -505,6 +512,10 @@ fn send_announce(state: &Rc<RefCell<State>>, event: Option<Event>, offers: Vec<O
     });
     req.offers = offers;
     let sent = send(state, &ClientMessage::Announce(req));
+    if sent && host.as_ref().is_some_and(|h| h.hungry()) {
+        let mut s = state.borrow_mut();
+        s.hungry_announces = s.hungry_announces.saturating_add(1);
+    }
     if sent && event != Some(Event::Stopped) {
         arm_announce_timer(state);
     }
@@ -523,7 +534,13 @@ fn send(state: &Rc<RefCell<State>>, msg: &ClientMessage) -> bool {
 
 fn arm_announce_timer(state: &Rc<RefCell<State>>) {
     let weak = Rc::downgrade(state);
-    let ms = state.borrow().interval_secs.saturating_mul(1000);
+    let ms = {
+        let mut s = state.borrow_mut();
+        if !s.host.upgrade().is_some_and(|h| h.hungry()) {
+            s.hungry_announces = 0;
+        }
+        announce_delay_ms(s.interval_secs, s.hungry_announces)
+    };
     let timer = Timer::once(ms, move || {
         if let Some(state) = weak.upgrade() {
             announce_with_offers(&state, None);
@@ -622,6 +639,21 @@ fn check_url(url: &str) -> Result<(), String> {
 fn backoff_ms(retries: u32, jitter_ms: u32) -> u32 {
     let exp = BACKOFF_BASE_MS.saturating_mul(1u32 << retries.min(16));
     exp.min(BACKOFF_CAP_MS).saturating_add(jitter_ms)
+}
+
+/// First re-announce delay of a hungry client.
+const HUNGRY_DELAY_MS: u32 = 5_000;
+
+/// When to announce next: after the interval, but a client that is incomplete and has no
+/// connection at all (its offers went unanswered, or every connection failed) tries again
+/// after 5 s, 10 s, 20 s ... up to the interval, instead of idling for two minutes.
+fn announce_delay_ms(interval_secs: u32, hungry_announces: u32) -> u32 {
+    let interval = interval_secs.saturating_mul(1000);
+    if hungry_announces == 0 {
+        return interval;
+    }
+    let backoff = HUNGRY_DELAY_MS.saturating_mul(1 << (hungry_announces - 1).min(16));
+    backoff.min(interval)
 }
 
 /// A tracker's interval, kept within 10 s .. 1 h so a bad value neither floods nor starves it.
@@ -737,6 +769,17 @@ mod tests {
         assert!(check_url("ws://").is_err());
         assert!(check_url("ws:///path").is_err());
         assert!(check_url("ws://a b").is_err());
+    }
+
+    #[test]
+    fn hungry_clients_announce_sooner_with_backoff() {
+        assert_eq!(announce_delay_ms(120, 0), 120_000);
+        assert_eq!(announce_delay_ms(120, 1), 5_000);
+        assert_eq!(announce_delay_ms(120, 2), 10_000);
+        assert_eq!(announce_delay_ms(120, 4), 40_000);
+        assert_eq!(announce_delay_ms(120, 6), 120_000);
+        assert_eq!(announce_delay_ms(120, 40), 120_000);
+        assert_eq!(announce_delay_ms(10, 3), 10_000);
     }
 
     #[test]

@@ -27,7 +27,7 @@ const TRACKER: &str = match option_env!("TABSWARM_TRACKER_URL") {
 struct TestHost {
     next_id: Cell<u64>,
     events: mpsc::UnboundedSender<(u64, RtcEvent)>,
-    connected: RefCell<Vec<(u64, RtcPeer, PeerId)>>,
+    connected: RefCell<Vec<(u64, RtcPeer, PeerId, bool)>>,
     notices: mpsc::UnboundedSender<Notice>,
     offers: u32,
 }
@@ -44,14 +44,19 @@ impl Host for TestHost {
             }),
         )
     }
-    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId) {
-        self.connected.borrow_mut().push((id, peer, remote));
+    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool) {
+        self.connected
+            .borrow_mut()
+            .push((id, peer, remote, we_offered));
     }
     fn accept_offer_from(&self, _remote: &PeerId) -> bool {
         true
     }
     fn offers_wanted(&self) -> u32 {
         self.offers
+    }
+    fn hungry(&self) -> bool {
+        false
     }
     fn transfer(&self) -> Transfer {
         Transfer {
@@ -188,16 +193,20 @@ async fn two_clients_meet_through_the_tracker_and_connect() {
     {
         let a_peers = a.host.connected.borrow();
         let b_peers = b.host.connected.borrow();
-        let (_, peer_a, remote_of_a) = a_peers
+        let (_, peer_a, remote_of_a, a_offered) = a_peers
             .iter()
             .find(|(id, ..)| *id == conn_a)
             .expect("A was handed the open connection");
-        let (_, _, remote_of_b) = b_peers
+        let (_, _, remote_of_b, b_offered) = b_peers
             .iter()
             .find(|(id, ..)| *id == conn_b)
             .expect("B was handed the open connection");
         assert_eq!(*remote_of_a, id_b, "A answered B's offer");
         assert_eq!(*remote_of_b, id_a, "B got A's answer");
+        assert!(
+            !*a_offered && *b_offered,
+            "the offer was B's, the answer A's"
+        );
         peer_a.send(b"hello through the tracker").expect("send");
     }
     loop {
