@@ -19,7 +19,7 @@ try {
   const [download] = await Promise.all([leech.waitForEvent('download', { timeout: 300_000 }), leech.evaluate(() => window.tsSaveDownload())]);
   const saved = await download.path();
   const h = crypto.createHash('sha256');
-  for (const chunk of fs.createReadStream(saved, { highWaterMark: 16 << 20 })) h.update(chunk);
+  for await (const chunk of fs.createReadStream(saved, { highWaterMark: 16 << 20 })) h.update(chunk);
   const ok = h.digest('hex') === sha256 && fs.statSync(saved).size === SIZE;
   row = { MiB: SIZE / MiB, seconds: ((d.end - d.start) / 1000).toFixed(1), 'MB/s': mbps(SIZE, d.end - d.start).toFixed(1), 'peak page memory MiB': (d.peak / MiB).toFixed(0), 'received MiB': (d.received / MiB).toFixed(0), 'SHA-256 ok': ok };
 } catch (e) {

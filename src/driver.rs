@@ -57,6 +57,8 @@ pub struct DriverConfig {
     /// Bytes/s caps; `None` is unlimited.
     pub upload_limit: Option<u64>,
     pub download_limit: Option<u64>,
+    /// Seed in BEP 16 initial-seeding mode (see `tabswarm_core::engine::Config::super_seeding`).
+    pub super_seed: bool,
 }
 
 /// Page events a torrent emits (`d.on(name, cb)`).
@@ -147,6 +149,7 @@ impl Driver {
         engine_config.max_send_buffer = u64::from(rtc::HIGH_WATER);
         engine_config.upload_limit = config.upload_limit;
         engine_config.download_limit = config.download_limit;
+        engine_config.super_seeding = config.super_seed;
         let engine = Engine::new(engine_config, torrent, make_store(notify))
             .map_err(|e| format!("cannot start the torrent: {e}"))?;
         let mut announce: Vec<String> = Vec::new();

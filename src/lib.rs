@@ -111,7 +111,9 @@ impl Client {
 
     /// Hashes `input` (a `File`, `Blob`, `FileList`, array of `File`s, `Uint8Array` or
     /// `ArrayBuffer`) into a torrent and seeds it. `opts`: `name`, `pieceLength`, `announce`,
-    /// `onProgress(fraction)`. Resolves with the `Torrent` once hashed.
+    /// `onProgress(fraction)`, `superSeed` (BEP 16 initial seeding: reveal pieces a few at a
+    /// time so that a lone seed uploads each piece about once; for a first seed of a swarm).
+    /// Resolves with the `Torrent` once hashed.
     pub fn seed(&self, input: JsValue, opts: JsValue) -> js_sys::Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -125,6 +127,7 @@ impl Client {
                 None => None,
             };
             let announce = inner.announce_for(&opts, &[])?;
+            let super_seed = prop(&opts, "superSeed").is_truthy();
             let on_progress = prop(&opts, "onProgress")
                 .dyn_into::<js_sys::Function>()
                 .ok();
@@ -144,7 +147,7 @@ impl Client {
                 )
                 .await
                 .map_err(js_error)?;
-            let driver = inner.start(announce, EngineTorrent::Seed(meta), |n| {
+            let driver = inner.start(announce, EngineTorrent::Seed(meta), super_seed, |n| {
                 content.into_store(n)
             })?;
             Ok(Torrent::new(driver, None).into())
@@ -174,7 +177,7 @@ impl Client {
             }
             let announce = inner.announce_for(&opts, &extra)?;
             let placement = inner.placement;
-            let driver = inner.start(announce, torrent, |n| {
+            let driver = inner.start(announce, torrent, false, |n| {
                 BrowserStore::for_download(placement, n)
             })?;
             Ok(Torrent::new(driver, name).into())
@@ -238,6 +241,7 @@ impl ClientInner {
         &self,
         announce: Vec<String>,
         torrent: EngineTorrent,
+        super_seed: bool,
         make_store: impl FnOnce(storage::StoreNotify) -> BrowserStore,
     ) -> Result<Rc<Driver>, JsValue> {
         let (upload_limit, download_limit) = self.limits.get();
@@ -247,6 +251,7 @@ impl ClientInner {
             announce,
             upload_limit,
             download_limit,
+            super_seed,
         };
         let driver = Driver::start(config, torrent, make_store).map_err(js_error)?;
         self.torrents.borrow_mut().push(driver.clone());

@@ -86,14 +86,14 @@ export async function webtorrentPeer(browser, origin, name) {
  * `as: 'bytes'`, as a Uint8Array held in memory).
  * Returns { infoHash, magnetUri, torrentFile (array of bytes), sha256, length, seconds }.
  */
-export async function tabswarmSeed(page, { size, seed = 1, name = 'data.bin', pieceLength, as = 'file' } = {}) {
-  return page.evaluate(async ({ size, seed, name, pieceLength, as }) => {
+export async function tabswarmSeed(page, { size, seed = 1, name = 'data.bin', pieceLength, as = 'file', superSeed = false } = {}) {
+  return page.evaluate(async ({ size, seed, name, pieceLength, as, superSeed }) => {
     const bytes = window.makeBytes(size, seed);
     const sha256 = await window.sha256(bytes);
     // A File is read in slices on demand; bytes are kept in memory.
     const file = as === 'file' ? new File([bytes], name) : bytes;
     const t0 = performance.now();
-    const opts = { name };
+    const opts = { name, superSeed };
     if (pieceLength) opts.pieceLength = pieceLength;
     const t = await window.client.seed(file, opts);
     window.seeded = t;
@@ -107,7 +107,7 @@ export async function tabswarmSeed(page, { size, seed = 1, name = 'data.bin', pi
       sha256,
       seconds: (performance.now() - t0) / 1000,
     };
-  }, { size, seed, name, pieceLength, as });
+  }, { size, seed, name, pieceLength, as, superSeed });
 }
 
 /**

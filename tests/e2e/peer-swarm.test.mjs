@@ -63,6 +63,19 @@ test('one seed to four leechers', { timeout: 180_000 }, async () => {
   await close(seed, ...leechers);
 });
 
+test('a seed in initial-seeding mode (superSeed) serves a swarm that completes', { timeout: 180_000 }, async () => {
+  const seed = await peer('seed');
+  const leechers = await Promise.all([1, 2, 3].map((i) => peer(`leech${i}`)));
+  const size = 4 * MiB + 5;
+  const s = await tabswarmSeed(seed, { size, seed: 13, superSeed: true });
+  const results = await Promise.all(leechers.map((p) => tabswarmDownload(p, s.torrentFile)));
+  for (const d of results) assert.equal(d.sha256, s.sha256);
+  // The seed reveals pieces a few at a time, so the leechers must have traded among themselves.
+  const uploadedByLeechers = results.reduce((n, d) => n + d.uploaded, 0);
+  assert.ok(uploadedByLeechers > 0, 'leechers uploaded to each other');
+  await close(seed, ...leechers);
+});
+
 test('a start from a magnet link alone fetches the metadata over ut_metadata', { timeout: 120_000 }, async () => {
   const seed = await peer('seed');
   const leech = await peer('leech');
