@@ -19,7 +19,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 use tabswarm_core::tracker_proto::{
-    AnnounceRequest, Answer, ClientMessage, Event, InfoHash, Offer, OfferId, PeerId, Sdp, SdpType,
+    AnnounceRequest, Answer, Event, InfoHash, Offer, OfferId, PeerId, ProtoError, Sdp, SdpType,
     TrackerMessage,
 };
 use wasm_bindgen::JsCast;
@@ -27,6 +27,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use crate::js::{self, Listener, Timer};
 use crate::rtc::{EventSink, RtcConfig, RtcPeer};
+use crate::tracker_json;
 
 /// Offers made per announce, as WebTorrent does ("generating offers can be slow").
 pub const OFFERS_PER_ANNOUNCE: u32 = 5;
@@ -89,11 +90,11 @@ impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Notice::BadUrl { url, reason } => write!(f, "tracker {url}: bad URL: {reason}"),
-            Notice::Unreachable { url, retry_ms } => write!(
-                f,
-                "tracker {url} unreachable; retrying in {:.1} s",
-                f64::from(*retry_ms) / 1000.0
-            ),
+            // Whole milliseconds: formatting a float would link Rust's float printing into
+            // the wasm for this one message.
+            Notice::Unreachable { url, retry_ms } => {
+                write!(f, "tracker {url} unreachable; retrying in {retry_ms} ms")
+            }
             Notice::Failure { url, reason } => write!(f, "tracker {url} refused: {reason}"),
             Notice::Warning { url, message } => write!(f, "tracker {url} warns: {message}"),
             Notice::Malformed { url, reason } => {
@@ -305,10 +306,11 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
         return;
     };
     let data = ev.data();
-    let bytes = if let Some(text) = data.as_string() {
-        text.into_bytes()
+    let text = if let Some(text) = data.as_string() {
+        Ok(text)
     } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
-        js_sys::Uint8Array::new(buf).to_vec()
+        String::from_utf8(js_sys::Uint8Array::new(buf).to_vec())
+            .map_err(|_| ProtoError::InvalidJson("invalid UTF-8".into()))
     } else {
         return;
     };
@@ -322,8 +324,10 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
         )
     };
     let Some(host) = host else { return };
-    let msg = match TrackerMessage::from_json(&bytes) {
-        Ok(m) => m,
+    let msg = match text.and_then(|t| tracker_json::tracker_message_from_json(&t)) {
+        Ok(Some(m)) => m,
+        // A scrape response: we never scrape.
+        Ok(None) => return,
         Err(e) => {
             host.notice(Notice::Malformed {
                 url,
@@ -423,7 +427,7 @@ async fn answer_offer(
         },
     });
     req.trackerid = state.borrow().tracker_id.clone();
-    if send(&state, &ClientMessage::Announce(req)) {
+    if send(&state, &req) {
         if let Some(host) = host.upgrade() {
             host.connected(conn, peer, remote);
         }
@@ -504,19 +508,20 @@ fn send_announce(state: &Rc<RefCell<State>>, event: Option<Event>, offers: Vec<O
         u32::try_from(offers.len()).unwrap_or(OFFERS_PER_ANNOUNCE)
     });
     req.offers = offers;
-    let sent = send(state, &ClientMessage::Announce(req));
+    let sent = send(state, &req);
     if sent && event != Some(Event::Stopped) {
         arm_announce_timer(state);
     }
     sent
 }
 
-fn send(state: &Rc<RefCell<State>>, msg: &ClientMessage) -> bool {
+fn send(state: &Rc<RefCell<State>>, req: &AnnounceRequest) -> bool {
     let s = state.borrow();
     match s.socket.as_ref() {
-        Some(sock) if sock.ws.ready_state() == web_sys::WebSocket::OPEN => {
-            sock.ws.send_with_str(&msg.to_json()).is_ok()
-        }
+        Some(sock) if sock.ws.ready_state() == web_sys::WebSocket::OPEN => sock
+            .ws
+            .send_with_str(&tracker_json::announce_to_json(req))
+            .is_ok(),
         _ => false,
     }
 }
