@@ -16,7 +16,10 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::task::Poll;
 
 use tabswarm_core::tracker_proto::{
     AnnounceRequest, Answer, Event, InfoHash, Offer, OfferId, PeerId, ProtoError, Sdp, SdpType,
@@ -454,7 +457,7 @@ fn announce_with_offers(state: &Rc<RefCell<State>>, event: Option<Event>) {
             let rtc = rtc.clone();
             making.push(async move { (conn, RtcPeer::offer(&rtc, sink).await) });
         }
-        let made: Vec<(u64, RtcPeer, String)> = futures::future::join_all(making)
+        let made: Vec<(u64, RtcPeer, String)> = join_all(making)
             .await
             .into_iter()
             .filter_map(|(conn, r)| r.ok().map(|(peer, sdp)| (conn, peer, sdp)))
@@ -577,6 +580,31 @@ fn stop(state: &Rc<RefCell<State>>) {
     // Closing after the send: the close frame follows the queued `stopped` message.
     drop(socket);
     drop(pending);
+}
+
+/// Runs `futures` concurrently and returns their outputs in order. For the few offers of an
+/// announce; `futures::future::join_all` would also link `FuturesOrdered` (for long lists),
+/// several KB of the wasm download.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut running: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = running.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in running.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(outputs.drain(..).flatten().collect())
+        }
+    })
+    .await
 }
 
 fn random_u16() -> u16 {
@@ -742,6 +770,48 @@ mod tests {
         assert!(check_url("ws://").is_err());
         assert!(check_url("ws:///path").is_err());
         assert!(check_url("ws://a b").is_err());
+    }
+
+    #[test]
+    fn join_all_waits_for_every_future_and_keeps_their_order() {
+        /// Ready with `v` after being polled `pending` times.
+        struct After {
+            pending: u32,
+            v: u32,
+        }
+        impl Future for After {
+            type Output = u32;
+            fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<u32> {
+                if self.pending == 0 {
+                    return Poll::Ready(self.v);
+                }
+                self.pending -= 1;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+        let futures = vec![
+            After { pending: 2, v: 1 },
+            After { pending: 0, v: 2 },
+            After { pending: 1, v: 3 },
+        ];
+        let mut joined = Box::pin(join_all(futures));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut polls = 1;
+        let out = loop {
+            match joined.as_mut().poll(&mut cx) {
+                Poll::Ready(out) => break out,
+                Poll::Pending => polls += 1,
+            }
+        };
+        assert_eq!(out, vec![1, 2, 3]);
+        assert_eq!(polls, 3);
+        assert_eq!(
+            Box::pin(join_all(Vec::<After>::new()))
+                .as_mut()
+                .poll(&mut cx),
+            Poll::Ready(vec![])
+        );
     }
 
     #[test]
