@@ -29,10 +29,10 @@ pub mod driver;
 pub mod input;
 pub mod js;
 mod opfs;
-pub mod qr;
 pub mod rtc;
 pub mod storage;
 pub mod tracker_client;
+pub mod tracker_json;
 
 use driver::{Driver, DriverConfig};
 use input::{AddInput, SeedInput};

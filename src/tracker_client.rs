@@ -16,10 +16,13 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::task::Poll;
 
 use tabswarm_core::tracker_proto::{
-    AnnounceRequest, Answer, ClientMessage, Event, InfoHash, Offer, OfferId, PeerId, Sdp, SdpType,
+    AnnounceRequest, Answer, Event, InfoHash, Offer, OfferId, PeerId, ProtoError, Sdp, SdpType,
     TrackerMessage,
 };
 use wasm_bindgen::JsCast;
@@ -27,6 +30,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use crate::js::{self, Listener, Timer};
 use crate::rtc::{EventSink, RtcConfig, RtcPeer};
+use crate::tracker_json;
 
 /// Offers made per announce, as WebTorrent does ("generating offers can be slow").
 pub const OFFERS_PER_ANNOUNCE: u32 = 5;
@@ -93,11 +97,11 @@ impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Notice::BadUrl { url, reason } => write!(f, "tracker {url}: bad URL: {reason}"),
-            Notice::Unreachable { url, retry_ms } => write!(
-                f,
-                "tracker {url} unreachable; retrying in {:.1} s",
-                f64::from(*retry_ms) / 1000.0
-            ),
+            // Whole milliseconds: formatting a float would link Rust's float printing into
+            // the wasm for this one message.
+            Notice::Unreachable { url, retry_ms } => {
+                write!(f, "tracker {url} unreachable; retrying in {retry_ms} ms")
+            }
             Notice::Failure { url, reason } => write!(f, "tracker {url} refused: {reason}"),
             Notice::Warning { url, message } => write!(f, "tracker {url} warns: {message}"),
             Notice::Malformed { url, reason } => {
@@ -312,10 +316,11 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
         return;
     };
     let data = ev.data();
-    let bytes = if let Some(text) = data.as_string() {
-        text.into_bytes()
+    let text = if let Some(text) = data.as_string() {
+        Ok(text)
     } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
-        js_sys::Uint8Array::new(buf).to_vec()
+        String::from_utf8(js_sys::Uint8Array::new(buf).to_vec())
+            .map_err(|_| ProtoError::InvalidJson("invalid UTF-8".into()))
     } else {
         return;
     };
@@ -329,8 +334,10 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
         )
     };
     let Some(host) = host else { return };
-    let msg = match TrackerMessage::from_json(&bytes) {
-        Ok(m) => m,
+    let msg = match text.and_then(|t| tracker_json::tracker_message_from_json(&t)) {
+        Ok(Some(m)) => m,
+        // A scrape response: we never scrape.
+        Ok(None) => return,
         Err(e) => {
             host.notice(Notice::Malformed {
                 url,
@@ -430,7 +437,7 @@ async fn answer_offer(
         },
     });
     req.trackerid = state.borrow().tracker_id.clone();
-    if send(&state, &ClientMessage::Announce(req)) {
+    if send(&state, &req) {
         if let Some(host) = host.upgrade() {
             host.connected(conn, peer, remote, false);
         }
@@ -457,7 +464,7 @@ fn announce_with_offers(state: &Rc<RefCell<State>>, event: Option<Event>) {
             let rtc = rtc.clone();
             making.push(async move { (conn, RtcPeer::offer(&rtc, sink).await) });
         }
-        let made: Vec<(u64, RtcPeer, String)> = futures::future::join_all(making)
+        let made: Vec<(u64, RtcPeer, String)> = join_all(making)
             .await
             .into_iter()
             .filter_map(|(conn, r)| r.ok().map(|(peer, sdp)| (conn, peer, sdp)))
@@ -511,7 +518,7 @@ fn send_announce(state: &Rc<RefCell<State>>, event: Option<Event>, offers: Vec<O
         u32::try_from(offers.len()).unwrap_or(OFFERS_PER_ANNOUNCE)
     });
     req.offers = offers;
-    let sent = send(state, &ClientMessage::Announce(req));
+    let sent = send(state, &req);
     if sent && host.as_ref().is_some_and(|h| h.hungry()) {
         let mut s = state.borrow_mut();
         s.hungry_announces = s.hungry_announces.saturating_add(1);
@@ -522,12 +529,13 @@ fn send_announce(state: &Rc<RefCell<State>>, event: Option<Event>, offers: Vec<O
     sent
 }
 
-fn send(state: &Rc<RefCell<State>>, msg: &ClientMessage) -> bool {
+fn send(state: &Rc<RefCell<State>>, req: &AnnounceRequest) -> bool {
     let s = state.borrow();
     match s.socket.as_ref() {
-        Some(sock) if sock.ws.ready_state() == web_sys::WebSocket::OPEN => {
-            sock.ws.send_with_str(&msg.to_json()).is_ok()
-        }
+        Some(sock) if sock.ws.ready_state() == web_sys::WebSocket::OPEN => sock
+            .ws
+            .send_with_str(&tracker_json::announce_to_json(req))
+            .is_ok(),
         _ => false,
     }
 }
@@ -589,6 +597,31 @@ fn stop(state: &Rc<RefCell<State>>) {
     // Closing after the send: the close frame follows the queued `stopped` message.
     drop(socket);
     drop(pending);
+}
+
+/// Runs `futures` concurrently and returns their outputs in order. For the few offers of an
+/// announce; `futures::future::join_all` would also link `FuturesOrdered` (for long lists),
+/// several KB of the wasm download.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut running: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = running.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in running.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(outputs.drain(..).flatten().collect())
+        }
+    })
+    .await
 }
 
 fn random_u16() -> u16 {
@@ -780,6 +813,48 @@ mod tests {
         assert_eq!(announce_delay_ms(120, 6), 120_000);
         assert_eq!(announce_delay_ms(120, 40), 120_000);
         assert_eq!(announce_delay_ms(10, 3), 10_000);
+    }
+
+    #[test]
+    fn join_all_waits_for_every_future_and_keeps_their_order() {
+        /// Ready with `v` after being polled `pending` times.
+        struct After {
+            pending: u32,
+            v: u32,
+        }
+        impl Future for After {
+            type Output = u32;
+            fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<u32> {
+                if self.pending == 0 {
+                    return Poll::Ready(self.v);
+                }
+                self.pending -= 1;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+        let futures = vec![
+            After { pending: 2, v: 1 },
+            After { pending: 0, v: 2 },
+            After { pending: 1, v: 3 },
+        ];
+        let mut joined = Box::pin(join_all(futures));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut polls = 1;
+        let out = loop {
+            match joined.as_mut().poll(&mut cx) {
+                Poll::Ready(out) => break out,
+                Poll::Pending => polls += 1,
+            }
+        };
+        assert_eq!(out, vec![1, 2, 3]);
+        assert_eq!(polls, 3);
+        assert_eq!(
+            Box::pin(join_all(Vec::<After>::new()))
+                .as_mut()
+                .poll(&mut cx),
+            Poll::Ready(vec![])
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 // The tabswarm page: DOM wiring over the wasm package's Client API, nothing more. All
 // BitTorrent logic (hashing, pieces, peers, choking) lives in the wasm module.
 import init, * as tabswarm from '/pkg/tabswarm.js';
+import { qrSvg } from './qr.js';
 
-const { Client, version, sha1Hex, qrSvg } = tabswarm;
+const { Client, version, sha1Hex } = tabswarm;
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const statusEl = $('#status');
@@ -133,11 +134,9 @@ function showShare(card, t) {
     }
     setTimeout(() => { note.textContent = ''; }, 3000);
   };
-  try {
-    $('.qr', card).innerHTML = qrSvg(link);
-  } catch {
-    $('.qr', card).textContent = 'The link is too long for a QR code.';
-  }
+  const svg = qrSvg(link);
+  if (svg) $('.qr', card).innerHTML = svg;
+  else $('.qr', card).textContent = 'The link is too long for a QR code.';
   $('.share', card).hidden = false;
 }
 

@@ -26,6 +26,9 @@ test('a file picked in page A is saved byte for byte by page B through the share
   const link = await a.waitForSelector('#share-link[href*="magnet:"]', { timeout: 60_000 });
   const href = await link.getAttribute('href');
   assert.match(href, new RegExp(`^${tracker.url}/#magnet:\\?xt=urn:btih:[0-9a-f]{40}`));
+  // Next to the link, its QR code (drawn by www/qr.js, not by the wasm package).
+  const qrPath = await a.$eval('.qr svg path', (p) => p.getAttribute('d'));
+  assert.match(qrPath, /^(M\d+,\d+h1v1h-1z){100,}$/);
 
   const b = await openPeer(browser, href, { name: 'B' });
   await b.setViewportSize({ width: 390, height: 844 }); // phone width

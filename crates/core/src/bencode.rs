@@ -179,12 +179,13 @@ impl Value {
 
     /// A dict from `(key, value)` pairs; a later duplicate key replaces an earlier one.
     pub fn dict<'a>(entries: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
-        Value::Dict(
-            entries
-                .into_iter()
-                .map(|(k, v)| (k.as_bytes().to_vec(), v))
-                .collect(),
-        )
+        // Inserted one by one (a later duplicate key wins, as with `collect`): collecting into
+        // a `BTreeMap` runs the stable sort, and its code was a few KB of the wasm per caller.
+        let mut d = BTreeMap::new();
+        for (k, v) in entries {
+            d.insert(k.as_bytes().to_vec(), v);
+        }
+        Value::Dict(d)
     }
 
     pub fn as_int(&self) -> Option<i64> {

@@ -25,12 +25,17 @@
 
 use std::fmt;
 
+#[cfg(feature = "json")]
 use serde::de::{self, Deserializer};
+#[cfg(feature = "json")]
 use serde::ser::Serializer;
+#[cfg(feature = "json")]
 use serde::{Deserialize, Serialize};
 
-use decode::{parse_binary_str, short, RawClient, RawId, RawTracker};
-use encode::{latin1, to_hex, to_json};
+#[cfg(feature = "json")]
+use decode::{short, RawClient, RawId, RawTracker};
+#[cfg(feature = "json")]
+use encode::{latin1, to_json};
 
 /// The announce interval (seconds) that WebTorrent trackers send: 120.
 pub const DEFAULT_INTERVAL_SECS: u32 = 120;
@@ -68,6 +73,7 @@ macro_rules! id20 {
             }
         }
 
+        #[cfg(feature = "json")]
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let mut buf = [0u8; 40];
@@ -75,6 +81,7 @@ macro_rules! id20 {
             }
         }
 
+        #[cfg(feature = "json")]
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let raw = RawId::deserialize(d)?;
@@ -149,6 +156,7 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
+    #[cfg(feature = "json")]
     fn bare(error: ProtoError) -> DecodeError {
         DecodeError {
             action: None,
@@ -214,6 +222,7 @@ impl Event {
         }
     }
 
+    #[cfg(feature = "json")]
     fn parse(s: &str) -> Option<Event> {
         Some(match s {
             "started" => Event::Started,
@@ -227,23 +236,26 @@ impl Event {
 }
 
 /// `"offer"` or `"answer"`, the `type` of an SDP object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "json", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "json", serde(rename_all = "lowercase"))]
 pub enum SdpType {
     Offer,
     Answer,
 }
 
 /// A WebRTC session description as WebTorrent sends it: `{"type": "offer"|"answer", "sdp": "..."}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(Serialize, Deserialize))]
 pub struct Sdp {
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "json", serde(rename = "type"))]
     pub kind: SdpType,
     pub sdp: String,
 }
 
 /// One entry of an announce's `offers`: `{"offer": {type, sdp}, "offer_id": <binary>}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(Serialize, Deserialize))]
 pub struct Offer {
     pub offer: Sdp,
     pub offer_id: OfferId,
@@ -311,6 +323,7 @@ pub enum ClientMessage {
 }
 
 impl ClientMessage {
+    #[cfg(feature = "json")]
     /// Decodes one WebSocket message (text or binary frame payload).
     pub fn from_json(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
         let raw: RawClient = serde_json::from_slice(bytes)
@@ -318,6 +331,7 @@ impl ClientMessage {
         raw.into_message()
     }
 
+    #[cfg(feature = "json")]
     /// Decodes one WebSocket text message (skips the UTF-8 check `from_json` does).
     pub fn from_json_str(text: &str) -> Result<ClientMessage, DecodeError> {
         let raw: RawClient = serde_json::from_str(text)
@@ -326,6 +340,7 @@ impl ClientMessage {
     }
 
     /// The JSON text to send.
+    #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {
         to_json(self)
     }
@@ -401,6 +416,7 @@ pub enum TrackerMessage {
 }
 
 impl TrackerMessage {
+    #[cfg(feature = "json")]
     /// Decodes one message from a tracker. `failure reason` wins over everything else; an
     /// announce with `offer` is an [`OfferForward`], with `answer` an [`AnswerForward`],
     /// otherwise an [`AnnounceResponse`].
@@ -411,6 +427,7 @@ impl TrackerMessage {
     }
 
     /// The JSON text to send.
+    #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {
         // Sized up front: SDPs gain a few bytes of escapes, the rest is under 200 bytes.
         let hint = match self {
@@ -425,6 +442,7 @@ impl TrackerMessage {
         String::from_utf8(buf).unwrap_or_default()
     }
 
+    #[cfg(feature = "json")]
     /// Appends the JSON text to `buf` (lets a server reuse one buffer).
     pub fn write_json(&self, buf: &mut Vec<u8>) {
         // Serializing into a Vec cannot fail: every map key is a string and there are no floats.
@@ -445,7 +463,50 @@ impl TrackerMessage {
     }
 }
 
+/// What is wrong with a would-be binary string, before we know which field it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdProblem {
+    Length,
+    NotLatin1,
+}
+
+impl IdProblem {
+    fn into_error(self, field: &'static str) -> ProtoError {
+        match self {
+            IdProblem::Length => ProtoError::IdLength { field },
+            IdProblem::NotLatin1 => ProtoError::IdNotLatin1 { field },
+        }
+    }
+}
+
+fn parse_binary_str(s: &str) -> Result<[u8; 20], IdProblem> {
+    let mut out = [0u8; 20];
+    let mut n = 0usize;
+    for c in s.chars() {
+        let b = u8::try_from(u32::from(c)).map_err(|_| IdProblem::NotLatin1)?;
+        *out.get_mut(n).ok_or(IdProblem::Length)? = b;
+        n += 1;
+    }
+    if n == 20 {
+        Ok(out)
+    } else {
+        Err(IdProblem::Length)
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
+}
+
+#[cfg(feature = "json")]
 mod decode;
+#[cfg(feature = "json")]
 mod encode;
-#[cfg(test)]
+#[cfg(all(test, feature = "json"))]
 mod tests;

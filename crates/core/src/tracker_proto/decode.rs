@@ -9,37 +9,6 @@ use serde::Deserialize;
 
 use super::*;
 
-/// What is wrong with a would-be binary string, before we know which field it was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum IdProblem {
-    Length,
-    NotLatin1,
-}
-
-impl IdProblem {
-    pub(super) fn into_error(self, field: &'static str) -> ProtoError {
-        match self {
-            IdProblem::Length => ProtoError::IdLength { field },
-            IdProblem::NotLatin1 => ProtoError::IdNotLatin1 { field },
-        }
-    }
-}
-
-pub(super) fn parse_binary_str(s: &str) -> Result<[u8; 20], IdProblem> {
-    let mut out = [0u8; 20];
-    let mut n = 0usize;
-    for c in s.chars() {
-        let b = u8::try_from(u32::from(c)).map_err(|_| IdProblem::NotLatin1)?;
-        *out.get_mut(n).ok_or(IdProblem::Length)? = b;
-        n += 1;
-    }
-    if n == 20 {
-        Ok(out)
-    } else {
-        Err(IdProblem::Length)
-    }
-}
-
 pub(super) fn short(mut s: String) -> String {
     const MAX: usize = 64;
     if s.len() > MAX {

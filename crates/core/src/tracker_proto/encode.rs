@@ -160,13 +160,3 @@ pub(super) fn latin1<'a>(bytes: &[u8; 20], buf: &'a mut [u8; 40]) -> &'a str {
     // Every char was encoded whole, so this is valid UTF-8.
     std::str::from_utf8(&buf[..n]).unwrap_or_default()
 }
-
-pub(super) fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    s
-}

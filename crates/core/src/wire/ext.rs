@@ -31,11 +31,12 @@ impl ExtendedHandshake {
     /// The bencoded payload (keys sorted).
     pub fn encode(&self) -> Vec<u8> {
         let mut d = BTreeMap::new();
-        let m = self
-            .m
-            .iter()
-            .map(|(k, &v)| (k.as_bytes().to_vec(), Value::Int(i64::from(v))))
-            .collect();
+        // Inserting rather than `collect`ing: `BTreeMap: FromIterator` sorts with the stable
+        // sort, whose code (several KB per type) is not otherwise in the wasm build.
+        let mut m = BTreeMap::new();
+        for (k, &v) in &self.m {
+            m.insert(k.as_bytes().to_vec(), Value::Int(i64::from(v)));
+        }
         d.insert(b"m".to_vec(), Value::Dict(m));
         if let Some(size) = self.metadata_size.and_then(|s| i64::try_from(s).ok()) {
             d.insert(b"metadata_size".to_vec(), Value::Int(size));
@@ -60,13 +61,16 @@ impl ExtendedHandshake {
             .get(&b"m"[..])
             .and_then(Value::as_dict)
             .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| {
-                        let name = String::from_utf8(k.clone()).ok()?;
-                        let id = u8::try_from(v.as_int()?).ok()?;
-                        Some((name, id))
-                    })
-                    .collect()
+                // Inserted one by one, not collected: see `encode`.
+                let mut names = BTreeMap::new();
+                for (k, v) in m {
+                    let name = String::from_utf8(k.clone()).ok();
+                    let id = v.as_int().and_then(|id| u8::try_from(id).ok());
+                    if let (Some(name), Some(id)) = (name, id) {
+                        names.insert(name, id);
+                    }
+                }
+                names
             })
             .unwrap_or_default();
         Ok(ExtendedHandshake {
