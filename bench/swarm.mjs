@@ -34,8 +34,10 @@ async function run(superSeed) {
     const start = Math.min(...runs.map((r) => r.start));
     const finish = runs.map((r) => (r.end - start) / 1000).sort((a, b) => a - b);
     const T = finish[finish.length - 1];
+    const since = (k) => runs.map((r) => (r[k] ? (r[k] - r.start) / 1000 : NaN)).sort((a, b) => a - b);
+    const firstPiece = since('first');
     const seedUploaded = await seed.evaluate(() => window.tsSeeded.uploaded);
-    return { seed: superSeed ? 'initial seeding' : 'plain', T, T_over_D_P2P: T / dp2p, finish, seed_uploaded: seedUploaded, wall: (Date.now() - t0) / 1000 };
+    return { seed: superSeed ? 'initial seeding' : 'plain', T, T_over_D_P2P: T / dp2p, finish, first_piece: firstPiece, seed_uploaded: seedUploaded, wall: (Date.now() - t0) / 1000 };
   } finally {
     await browser.close();
     await tracker.stop();
@@ -46,6 +48,7 @@ const runs = [await run(true), await run(false)];
 printTable(`Swarm: 1 seed + ${N} leechers, F = ${F / MiB} MiB, u_s = u_i = 2 MiB/s, D_P2P = ${dp2p.toFixed(1)} s, D_cs = ${dcs.toFixed(1)} s (target: T <= 1.3 x D_P2P)`,
   runs.map((r) => ({
     seed: r.seed, 'T s': r.T.toFixed(1), 'T / D_P2P': r.T_over_D_P2P.toFixed(2),
-    'seed uploaded MiB': (r.seed_uploaded / MiB).toFixed(1), 'finish times s': r.finish.map((x) => x.toFixed(1)).join(' '),
+    'seed uploaded MiB': (r.seed_uploaded / MiB).toFixed(1),
+    'first piece s (median)': r.first_piece[r.first_piece.length >> 1].toFixed(1), 'finish times s': r.finish.map((x) => x.toFixed(1)).join(' '),
   })));
 writeResult('swarm', { N, F, u: U, D_cs: dcs, D_P2P: dp2p, runs });
