@@ -9,6 +9,7 @@ const tracker = await startTracker();
 // --expose-gc so the baseline is taken after a full collection; precise heap numbers.
 const browser = await launchBrowser(['--js-flags=--expose-gc', '--enable-precise-memory-info']);
 const rows = [];
+const infoHashes = {};
 try {
   for (const [name, page, fn] of [['tabswarm', 'tabswarm.html', 'tsHashFile'], ['webtorrent', 'webtorrent.html', 'wtHashFile']]) {
     const p = await benchPeer(browser, tracker.url, page, name);
@@ -24,8 +25,9 @@ try {
         const res = await window[f](blob, []);
         clearInterval(sampler);
         peak = Math.max(peak, mem(), res.peak ?? 0);
-        return { ms: res.ms, base, peak };
+        return { ms: res.ms, base, peak, infoHash: res.infoHash };
       }, fn));
+      infoHashes[name] = r.infoHash;
       rows.push({ client: name, MiB: SIZE / MiB, seconds: (r.ms / 1000).toFixed(2), 'MB/s': mbps(SIZE, r.ms).toFixed(0), 'memory growth MiB': ((r.peak - r.base) / MiB).toFixed(1) });
     } catch (e) {
       rows.push({ client: name, MiB: SIZE / MiB, seconds: '-', 'MB/s': '-', 'memory growth MiB': `failed: ${e.message}` });
@@ -36,8 +38,13 @@ try {
   await browser.close();
   await tracker.stop();
 }
+// Both hash the same file under the same name with the same default piece length, so the
+// torrents must be identical: a check that the fast path hashes correctly.
+const sameTorrent = infoHashes.tabswarm !== undefined && infoHashes.tabswarm === infoHashes.webtorrent;
 const speed = (n) => Number(rows.find((r) => r.client === n)?.['MB/s']);
 const ratio = speed('tabswarm') / speed('webtorrent');
 printTable('Seeding: hash a 1 GiB picked file (targets: >= 5 x WebTorrent, memory growth <= 64 MiB)', rows);
 console.log(`tabswarm / WebTorrent hashing speed = ${ratio.toFixed(2)}`);
-writeResult('seeding', { size: SIZE, rows, ratio });
+console.log(`info hashes: ${JSON.stringify(infoHashes)} (${sameTorrent ? 'identical' : 'DIFFERENT'})`);
+writeResult('seeding', { size: SIZE, rows, ratio, infoHashes, sameTorrent });
+if (!sameTorrent) process.exitCode = 1;
