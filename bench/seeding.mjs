@@ -1,5 +1,8 @@
 // Benchmark 2: hashing a 1 GiB file picked from disk into a torrent in a page, tabswarm against
 // WebTorrent in one run, with the page's peak memory (JS heap + wasm memory) above its baseline.
+// The page's figure misses its workers' heaps (tabswarm hashes in Web Workers), so the
+// resident memory of all of Chromium's processes is sampled from outside as well.
+import fs from 'node:fs';
 import { launchBrowser, benchPeer, startTracker, printTable, writeResult, mbps, MiB, withTimeout } from './lib.mjs';
 import { bigFile } from './bigfile.mjs';
 
@@ -10,10 +13,32 @@ const tracker = await startTracker();
 const browser = await launchBrowser(['--js-flags=--expose-gc', '--enable-precise-memory-info']);
 const rows = [];
 const infoHashes = {};
+
+/** Resident bytes of every process below this one (Chromium's and the tracker's), from /proc. */
+function descendantsRss() {
+  const parent = new Map();
+  const rss = new Map();
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parent.set(pid, stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      rss.set(pid, m ? Number(m[1]) * 1024 : 0);
+    } catch { /* the process ended meanwhile */ }
+  }
+  const below = (pid) => { for (let p = parent.get(pid); p; p = parent.get(p)) if (p === String(process.pid)) return true; return false; };
+  let total = 0;
+  for (const [pid, bytes] of rss) if (below(pid)) total += bytes;
+  return total;
+}
 try {
   for (const [name, page, fn] of [['tabswarm', 'tabswarm.html', 'tsHashFile'], ['webtorrent', 'webtorrent.html', 'wtHashFile']]) {
     const p = await benchPeer(browser, tracker.url, page, name);
     await p.setInputFiles('#file', file);
+    const rssBase = descendantsRss();
+    let rssPeak = rssBase;
+    const rssSampler = setInterval(() => { rssPeak = Math.max(rssPeak, descendantsRss()); }, 50);
     try {
       const r = await withTimeout(600_000, name, () => p.evaluate(async (f) => {
         globalThis.gc?.();
@@ -27,10 +52,12 @@ try {
         peak = Math.max(peak, mem(), res.peak ?? 0);
         return { ms: res.ms, base, peak, infoHash: res.infoHash };
       }, fn));
+      clearInterval(rssSampler);
       infoHashes[name] = r.infoHash;
-      rows.push({ client: name, MiB: SIZE / MiB, seconds: (r.ms / 1000).toFixed(2), 'MB/s': mbps(SIZE, r.ms).toFixed(0), 'memory growth MiB': ((r.peak - r.base) / MiB).toFixed(1) });
+      rows.push({ client: name, MiB: SIZE / MiB, seconds: (r.ms / 1000).toFixed(2), 'MB/s': mbps(SIZE, r.ms).toFixed(0), 'memory growth MiB': ((r.peak - r.base) / MiB).toFixed(1), 'Chromium RSS growth MiB': ((rssPeak - rssBase) / MiB).toFixed(0) });
     } catch (e) {
-      rows.push({ client: name, MiB: SIZE / MiB, seconds: '-', 'MB/s': '-', 'memory growth MiB': `failed: ${e.message}` });
+      clearInterval(rssSampler);
+      rows.push({ client: name, MiB: SIZE / MiB, seconds: '-', 'MB/s': '-', 'memory growth MiB': `failed: ${e.message}`, 'Chromium RSS growth MiB': '-' });
     }
     await p.context().close();
   }
