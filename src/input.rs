@@ -1,8 +1,9 @@
 //! What `Client.seed` and `Client.add` accept, turned into core types.
 //!
 //! Seeding takes a `Uint8Array`/`ArrayBuffer` (held in memory), or a `File`, `Blob`,
-//! `FileList` or array of them (read in slices, never whole) and hashes it with the core's
-//! streaming [`TorrentBuilder`]. Adding takes a magnet link (or a bare info hash) or the bytes
+//! `FileList` or array of them (read in chunks, never whole) and hashes it into the core's
+//! streaming [`TorrentBuilder`]: files in Web Workers with WebCrypto where the page allows it,
+//! else in wasm. Adding takes a magnet link (or a bare info hash) or the bytes
 //! of a `.torrent` file (`Uint8Array`, `ArrayBuffer`, `Blob`).
 
 use tabswarm_core::magnet::Magnet;
