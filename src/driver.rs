@@ -484,12 +484,22 @@ impl Driver {
     fn drain(&self, s: &mut State, now: Time, fx: &mut Vec<Effect>) {
         let mut rounds = 0;
         let deadline = loop {
-            let mut sent_to: Vec<u64> = Vec::new();
+            // Bytes for each peer, merged into messages as large as its channel takes: the
+            // engine hands out about 64 KiB at a time.
+            let mut pending: Vec<(u64, Vec<u8>)> = Vec::new();
             let deadline = loop {
                 match s.engine.poll_output(now) {
                     Output::Send { peer, data } => {
-                        if self.send(s, peer.0, &data, fx) && !sent_to.contains(&peer.0) {
-                            sent_to.push(peer.0);
+                        let max = s.conns.get(&peer.0).map_or(0, |c| c.rtc.max_message());
+                        match pending.iter_mut().find(|(p, _)| *p == peer.0) {
+                            Some((_, buf)) if buf.len() + data.len() <= max => {
+                                buf.extend_from_slice(&data);
+                            }
+                            Some((_, buf)) => {
+                                let full = std::mem::replace(buf, data);
+                                self.send(s, peer.0, &full, fx);
+                            }
+                            None => pending.push((peer.0, data)),
                         }
                     }
                     Output::Disconnect { peer, reason } => {
@@ -503,6 +513,12 @@ impl Driver {
                     Output::Timeout(at) => break at,
                 }
             };
+            let mut sent_to: Vec<u64> = Vec::new();
+            for (id, data) in pending {
+                if self.send(s, id, &data, fx) {
+                    sent_to.push(id);
+                }
+            }
             rounds += 1;
             if sent_to.is_empty() || rounds >= MAX_SEND_ROUNDS {
                 break deadline;
@@ -531,7 +547,7 @@ impl Driver {
             return false;
         };
         let ok = data
-            .chunks(rtc::MAX_MESSAGE)
+            .chunks(conn.rtc.max_message())
             .all(|chunk| conn.rtc.send(chunk).is_ok());
         if !ok {
             self.drop_conn(s, id, fx);

@@ -36,9 +36,13 @@ use crate::js::{error_text, Listener, Timer};
 pub const HIGH_WATER: u32 = 2 * 1024 * 1024;
 /// The buffer level at which a blocked channel becomes writable again (512 KiB).
 pub const LOW_WATER: u32 = 512 * 1024;
-/// The largest message [`RtcPeer::send`] should be given: far below the 256 KiB
-/// `max-message-size` that Chrome and WebTorrent peers advertise.
-pub const MAX_MESSAGE: usize = 64 * 1024;
+/// The largest message we send: the 256 KiB `max-message-size` that Chrome (and so WebTorrent
+/// in Chrome) advertises, if the connection allows it (see [`RtcPeer::max_message`]). Fewer,
+/// larger messages cost less per byte on both sides (one raw-channel measurement on this
+/// loaded machine: 15.5 MB/s in 256 KiB messages, 11-13 MB/s in 64 KiB ones).
+pub const MAX_MESSAGE: usize = 256 * 1024;
+/// The message size every SCTP stack takes, for connections that report no limit.
+pub const DEFAULT_MESSAGE: usize = 64 * 1024;
 
 /// Poll period of the fallback for missed `bufferedamountlow` events, while blocked.
 const WRITABLE_POLL_MS: u32 = 50;
@@ -126,6 +130,8 @@ impl Default for RtcConfig {
 pub struct RtcPeer {
     pc: RtcPeerConnection,
     shared: Rc<Shared>,
+    /// [`RtcPeer::max_message`], once the connection is up.
+    max_message: Cell<Option<usize>>,
     _listeners: Vec<Listener>,
 }
 
@@ -185,7 +191,32 @@ impl RtcPeer {
         Ok(())
     }
 
-    /// Sends one message (at most [`MAX_MESSAGE`] bytes is advisable). `Ok(true)` means keep
+    /// The largest message to send on this connection: the SCTP transport's `maxMessageSize`
+    /// (the smaller of both sides' limits) capped at [`MAX_MESSAGE`], or [`DEFAULT_MESSAGE`]
+    /// where the browser does not say.
+    pub fn max_message(&self) -> usize {
+        if let Some(n) = self.max_message.get() {
+            return n;
+        }
+        let get = |v: &JsValue, k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).ok();
+        let Some(sctp) = get(&self.pc, "sctp").filter(JsValue::is_object) else {
+            // Before negotiation completes: ask again later.
+            return DEFAULT_MESSAGE;
+        };
+        let limit = get(&sctp, "maxMessageSize").and_then(|v| v.as_f64());
+        #[allow(clippy::cast_precision_loss)]
+        let n = match limit {
+            // Infinity (no limit) included.
+            Some(x) if x >= MAX_MESSAGE as f64 => MAX_MESSAGE,
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(x) if x >= 1024.0 => x as usize,
+            _ => DEFAULT_MESSAGE,
+        };
+        self.max_message.set(Some(n));
+        n
+    }
+
+    /// Sends one message (at most [`RtcPeer::max_message`] bytes). `Ok(true)` means keep
     /// sending; `Ok(false)` means the buffer reached [`HIGH_WATER`]: wait for
     /// [`RtcEvent::Writable`].
     pub fn send(&self, data: &[u8]) -> Result<bool, RtcError> {
@@ -272,6 +303,7 @@ impl RtcPeer {
         Ok(RtcPeer {
             pc,
             shared,
+            max_message: Cell::new(None),
             _listeners: vec![on_channel, on_state],
         })
     }

@@ -22,6 +22,7 @@ use std::rc::Rc;
 use futures::future::{FutureExt, LocalBoxFuture};
 use tabswarm_core::lengths::{BlockInfo, Lengths, PieceIndex};
 use tabswarm_core::store::{MemoryStore, PieceStore, ReadStatus, StoreError};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
@@ -184,55 +185,148 @@ impl PieceStore for BrowserStore {
     }
 }
 
-/// Reads a `Blob` front to back in slices of `slice_len` bytes, keeping [`READ_AHEAD`] reads
-/// in flight, so hashing one slice overlaps reading the next ones.
+/// Reads a `Blob` front to back in chunks of exactly `chunk_len` bytes (the last one may be
+/// shorter). Where the browser gives `Blob.stream()` as a byte stream, a BYOB reader fills one
+/// buffer over and over, so reading a gigabyte allocates nothing: a fresh `ArrayBuffer` per
+/// slice is garbage that the JS heap collects late (about 300 MiB of it while reading 1 GiB in
+/// Chromium). Elsewhere it reads `slice().arrayBuffer()`, [`READ_AHEAD`] slices ahead.
 pub struct BlobReader {
-    blob: web_sys::Blob,
-    size: f64,
-    offset: f64,
-    slice_len: f64,
-    /// Reads already started (the promise exists, so the browser is reading), oldest first.
-    ahead: VecDeque<LocalBoxFuture<'static, Result<Vec<u8>, String>>>,
+    chunk_len: u32,
+    source: Source,
 }
 
-/// Slices a [`BlobReader`] reads ahead of the one being consumed.
+enum Source {
+    Byob {
+        reader: ByobReader,
+        /// The buffer the next read fills (reads transfer it: each gives it back).
+        buffer: Option<js_sys::ArrayBuffer>,
+        done: bool,
+    },
+    Slices {
+        blob: web_sys::Blob,
+        size: f64,
+        offset: f64,
+        /// Reads already started (the promise exists, so the browser is reading), oldest first.
+        ahead: VecDeque<LocalBoxFuture<'static, Result<js_sys::Uint8Array, String>>>,
+    },
+}
+
+/// Slices the fallback of [`BlobReader`] reads ahead of the one being consumed.
 pub const READ_AHEAD: usize = 2;
 
+#[wasm_bindgen]
+extern "C" {
+    /// A `ReadableStream` (only what [`BlobReader`] uses of it).
+    type ByteStream;
+    #[wasm_bindgen(method, catch, js_name = getReader)]
+    fn byob_reader(this: &ByteStream, options: &JsValue) -> Result<ByobReader, JsValue>;
+    /// A `ReadableStreamBYOBReader`.
+    type ByobReader;
+    #[wasm_bindgen(method, js_name = read)]
+    fn read_into(this: &ByobReader, view: &js_sys::Uint8Array) -> js_sys::Promise;
+    /// A `Blob` seen through its `stream()` method (missing in old browsers).
+    type StreamingBlob;
+    #[wasm_bindgen(method, catch)]
+    fn stream(this: &StreamingBlob) -> Result<ByteStream, JsValue>;
+}
+
 impl BlobReader {
-    pub fn new(blob: web_sys::Blob, slice_len: u32) -> BlobReader {
-        let size = blob.size();
-        BlobReader {
-            blob,
-            size,
-            offset: 0.0,
-            slice_len: f64::from(slice_len.max(1)),
-            ahead: VecDeque::new(),
-        }
+    pub fn new(blob: web_sys::Blob, chunk_len: u32) -> BlobReader {
+        let chunk_len = chunk_len.max(1);
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"mode".into(), &"byob".into());
+        let stream = blob.unchecked_ref::<StreamingBlob>().stream();
+        let source = match stream.and_then(|s| s.byob_reader(&options)) {
+            Ok(reader) => Source::Byob {
+                reader,
+                buffer: None,
+                done: false,
+            },
+            Err(_) => Source::Slices {
+                size: blob.size(),
+                blob,
+                offset: 0.0,
+                ahead: VecDeque::new(),
+            },
+        };
+        BlobReader { chunk_len, source }
     }
 
-    /// The next slice, or `None` at the end.
-    pub async fn next(&mut self) -> Option<Result<Vec<u8>, String>> {
-        while self.ahead.len() <= READ_AHEAD {
-            let Some(read) = self.start_next() else { break };
-            self.ahead.push_back(read);
+    /// The next chunk, or `None` at the end. The chunk is only valid until the next call,
+    /// which may refill its buffer.
+    pub async fn next(&mut self) -> Option<Result<js_sys::Uint8Array, String>> {
+        let chunk_len = self.chunk_len;
+        match &mut self.source {
+            Source::Byob {
+                reader,
+                buffer,
+                done,
+            } => {
+                if *done {
+                    return None;
+                }
+                let mut buf = buffer
+                    .take()
+                    .unwrap_or_else(|| js_sys::ArrayBuffer::new(chunk_len));
+                let mut filled = 0;
+                while filled < chunk_len {
+                    let view = js_sys::Uint8Array::new_with_byte_offset_and_length(
+                        &buf,
+                        filled,
+                        chunk_len - filled,
+                    );
+                    let result = match JsFuture::from(reader.read_into(&view)).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            *done = true;
+                            return Some(Err(read_error(&e)));
+                        }
+                    };
+                    let get = |key: &str| js_sys::Reflect::get(&result, &JsValue::from_str(key));
+                    // The read transferred `buf`; its bytes come back as `value`'s buffer.
+                    match get("value").map(JsCast::dyn_into::<js_sys::Uint8Array>) {
+                        Ok(Ok(v)) => {
+                            buf = v.buffer();
+                            filled += v.byte_length();
+                        }
+                        _ => *done = true,
+                    }
+                    if *done || get("done").is_ok_and(|d| d.is_truthy()) {
+                        *done = true;
+                        break;
+                    }
+                }
+                *buffer = Some(buf.clone());
+                (filled > 0).then(|| {
+                    Ok(js_sys::Uint8Array::new_with_byte_offset_and_length(
+                        &buf, 0, filled,
+                    ))
+                })
+            }
+            Source::Slices {
+                blob,
+                size,
+                offset,
+                ahead,
+            } => {
+                while ahead.len() <= READ_AHEAD && *offset < *size {
+                    let end = (*offset + f64::from(chunk_len)).min(*size);
+                    let promise = blob
+                        .slice_with_f64_and_f64(*offset, end)
+                        .map(|slice| slice.array_buffer())
+                        .map_err(|e| error_text(&e));
+                    *offset = end;
+                    ahead.push_back(
+                        async move {
+                            let buf = JsFuture::from(promise?).await.map_err(|e| read_error(&e))?;
+                            Ok(js_sys::Uint8Array::new(&buf))
+                        }
+                        .boxed_local(),
+                    );
+                }
+                Some(ahead.pop_front()?.await)
+            }
         }
-        let current = self.ahead.pop_front()?;
-        Some(current.await)
-    }
-
-    /// Starts reading the next slice now (not when the future is first polled).
-    fn start_next(&mut self) -> Option<LocalBoxFuture<'static, Result<Vec<u8>, String>>> {
-        if self.offset >= self.size {
-            return None;
-        }
-        let end = (self.offset + self.slice_len).min(self.size);
-        let promise = self
-            .blob
-            .slice_with_f64_and_f64(self.offset, end)
-            .map(|slice| slice.array_buffer())
-            .map_err(|e| error_text(&e));
-        self.offset = end;
-        Some(async move { buffer_bytes(JsFuture::from(promise?).await) }.boxed_local())
     }
 }
 
@@ -242,8 +336,12 @@ pub async fn read_blob(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
 }
 
 fn buffer_bytes(read: Result<JsValue, JsValue>) -> Result<Vec<u8>, String> {
-    let buf = read.map_err(|e| format!("cannot read the file: {}", error_text(&e)))?;
+    let buf = read.map_err(|e| read_error(&e))?;
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
+fn read_error(e: &JsValue) -> String {
+    format!("cannot read the file: {}", error_text(e))
 }
 
 /// Whether this page can use OPFS (`navigator.storage.getDirectory` exists).

@@ -133,6 +133,8 @@ pub enum MetainfoError {
     TooManyBytes,
     /// [`TorrentBuilder::finish`] before all declared bytes were fed.
     TooFewBytes { expected: u64, got: u64 },
+    /// [`TorrentBuilder::add_piece_hash`] while part of a piece was fed through `update`.
+    MidPiece,
 }
 
 impl fmt::Display for MetainfoError {
@@ -152,6 +154,9 @@ impl fmt::Display for MetainfoError {
             MetainfoError::TooManyBytes => f.write_str("torrent builder: more bytes than declared"),
             MetainfoError::TooFewBytes { expected, got } => {
                 write!(f, "torrent builder: {got} of {expected} bytes")
+            }
+            MetainfoError::MidPiece => {
+                f.write_str("torrent builder: a piece hash in the middle of a piece")
             }
         }
     }

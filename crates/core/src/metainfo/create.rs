@@ -132,6 +132,22 @@ impl TorrentBuilder {
         Ok(())
     }
 
+    /// Records the SHA-1 of the next whole piece, hashed by the caller (a browser hashes with
+    /// WebCrypto, natively and off its main thread, rather than in wasm). Mixes with
+    /// [`TorrentBuilder::update`] only at piece boundaries.
+    pub fn add_piece_hash(&mut self, hash: [u8; 20]) -> Result<(), MetainfoError> {
+        if self.in_piece != 0 {
+            return Err(MetainfoError::MidPiece);
+        }
+        let piece = self
+            .lengths
+            .validate_piece(u32::try_from(self.pieces.len()).unwrap_or(u32::MAX))
+            .ok_or(MetainfoError::TooManyBytes)?;
+        self.pieces.push(hash);
+        self.received += u64::from(self.lengths.piece_len(piece));
+        Ok(())
+    }
+
     /// The finished torrent. `created by` is `tabswarm/<version>`; `creation_date` (seconds
     /// since the Unix epoch) is written only if given, since the core has no clock.
     pub fn finish(
@@ -299,6 +315,36 @@ mod tests {
             .finish(vec!["wss://tracker.example".into()], Some(1_700_000_000))
             .unwrap();
         assert_eq!(m, reference);
+    }
+
+    #[test]
+    fn piece_hashes_from_outside_give_the_same_torrent() {
+        const PL: u32 = 16_384;
+        let pl = PL as usize;
+        let bytes = data(3 * pl + 100, 4);
+        let reference = build_single(&bytes, PL, 1000);
+        let mut b = TorrentBuilder::single("file.bin", bytes.len() as u64, Some(PL)).unwrap();
+        // Whole pieces hashed elsewhere, mixed with bytes fed at piece boundaries.
+        b.add_piece_hash(crate::sha1(&bytes[..pl])).unwrap();
+        b.update(&bytes[pl..2 * pl]).unwrap();
+        b.add_piece_hash(crate::sha1(&bytes[2 * pl..3 * pl]))
+            .unwrap();
+        assert_eq!(b.bytes_hashed(), 3 * pl as u64);
+        b.update(&bytes[3 * pl..3 * pl + 1]).unwrap();
+        assert_eq!(b.add_piece_hash([0; 20]), Err(MetainfoError::MidPiece));
+        b.update(&bytes[3 * pl + 1..]).unwrap();
+        assert_eq!(b.add_piece_hash([0; 20]), Err(MetainfoError::TooManyBytes));
+        let m = b
+            .finish(vec!["wss://tracker.example".into()], Some(1_700_000_000))
+            .unwrap();
+        assert_eq!(m, reference);
+        // The last, short piece counts its own length.
+        let mut b = TorrentBuilder::single("f", 10, Some(4)).unwrap();
+        for _ in 0..3 {
+            b.add_piece_hash([1; 20]).unwrap();
+        }
+        assert_eq!(b.bytes_hashed(), 10);
+        assert_eq!(b.finish(vec![], None).unwrap().info.pieces().len(), 3);
     }
 
     #[test]
