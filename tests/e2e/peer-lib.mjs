@@ -148,14 +148,6 @@ export async function tabswarmDownload(page, source, { timeoutMs = 120_000 } = {
   }, { source, timeoutMs });
 }
 
-/** Starts a tabswarm download without waiting (window.download); see waitDone. */
-export async function tabswarmStart(page, source) {
-  await page.evaluate(async (source) => {
-    const input = typeof source === 'string' ? source : new Uint8Array(source);
-    window.download = await window.client.add(input);
-  }, source);
-}
-
 /** Waits for window.download to finish; returns its SHA-256 and counters. */
 export async function waitDone(page, { timeoutMs = 120_000 } = {}) {
   return page.evaluate(async (timeoutMs) => {
