@@ -30,8 +30,7 @@ const OURS_ENV = {
   RUST_LOG: 'warn',
   TABSWARM_RATE_PER_SEC: '100000',
   TABSWARM_RATE_BURST: '100000',
-  TABSWARM_MAX_PENDING_OFFERS: '1000',
-  TABSWARM_THREADS: process.env.TRACKER_BENCH_THREADS ?? '0'
+  TABSWARM_MAX_PENDING_OFFERS: '1000'
 };
 
 /** Starts a tracker; resolves to { proc, url } once it printed its address. */
