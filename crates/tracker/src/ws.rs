@@ -415,7 +415,8 @@ impl Writer {
                 }
             }
         }
-        // Idle connections hold no buffer; one allocation per write is cheap next to it.
+        // Idle connections hold no buffer; one allocation per write is cheap next to the
+        // write syscall.
         out.buf = Vec::new();
         Ok(())
     }
