@@ -6,7 +6,11 @@
 //      (the issue's "p99 at 10 000 connections while offered the load bittorrent-tracker
 //      sustains").
 // Every run starts a fresh tracker process (so peak RSS is per run) and measures the
-// tracker's CPU time (utime+stime from /proc) per message it sent.
+// tracker's CPU time per message it sent, the same way for both trackers: the generator
+// counts every WebSocket message its peers receive (replies, forwarded offers, relayed
+// answers, failures) and reads utime+stime of the tracker's process (all its threads) from
+// /proc/PID/stat at both ends of the same window. Both trackers are spawned directly (no
+// shell or npm wrapper), so PID is the tracker itself.
 //
 // Environment: TRACKER_BENCH_CONNS (default "1000,10000"), TRACKER_BENCH_DURATION (s, 15),
 // TRACKER_BENCH_WARMUP (s, 8; peers start over the first min(period, 5 s)), TRACKER_BENCH_TORRENTS (100), CARGO_TARGET_DIR.
@@ -30,8 +34,7 @@ const OURS_ENV = {
   RUST_LOG: 'warn',
   TABSWARM_RATE_PER_SEC: '100000',
   TABSWARM_RATE_BURST: '100000',
-  TABSWARM_MAX_PENDING_OFFERS: '1000',
-  TABSWARM_THREADS: process.env.TRACKER_BENCH_THREADS ?? '0'
+  TABSWARM_MAX_PENDING_OFFERS: '1000'
 };
 
 /** Starts a tracker; resolves to { proc, url } once it printed its address. */

@@ -39,8 +39,12 @@ pub struct Config {
     pub cleanup_interval: Duration,
     /// `seed`: the swarm's random seed; `None` derives one from the clock at start.
     pub seed: Option<u64>,
-    /// `threads`: worker threads of the binary's runtime (0: one per core). [`crate::serve`]
-    /// runs on whatever runtime it is called in.
+    /// `threads`: worker threads of the binary's runtime (0: one per core). The default, 1,
+    /// is tokio's current-thread runtime: a message queued for a connection then waits for
+    /// the tasks already runnable, so messages that pile up for one socket share a write,
+    /// and no cross-thread wake-ups are needed (see DESIGN.md, "The tracker"). More threads
+    /// only pay off when one core is not enough. [`crate::serve`] runs on whatever runtime
+    /// it is called in.
     pub threads: usize,
 }
 
@@ -58,7 +62,7 @@ impl Default for Config {
             max_backlog_bytes: 64 * 1024,
             cleanup_interval: Duration::from_secs(30),
             seed: None,
-            threads: 0,
+            threads: 1,
         }
     }
 }

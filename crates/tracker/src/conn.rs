@@ -1,16 +1,19 @@
 //! One task per WebSocket connection: read, rate-limit, decode, run the swarm rules under the
-//! lock, serialize outside it, write.
+//! lock, serialize outside it, queue.
 //!
-//! Messages for any connection (this one or others) are framed and written straight to the
-//! target socket by the task that produced them ([`Writer::send_text`]); only what the kernel
-//! does not take at once is queued, up to `max_backlog_bytes` per connection, and written by
-//! the target's own task when its socket becomes writable. A client that does not read thus
-//! loses messages instead of growing the tracker's memory, and is disconnected when even its
-//! own replies no longer fit.
+//! Messages for any connection (this one or others) are framed by the task that produced
+//! them and appended to the target's [`Writer`]; the target's own task writes all that is
+//! queued in one syscall the next time it runs, so messages that pile up for one socket while
+//! other tasks run share a write. What the kernel does not take stays queued, up to
+//! `max_backlog_bytes` per connection, until the socket is writable again. A client that does
+//! not read thus loses messages instead of growing the tracker's memory, and is disconnected
+//! when even its own replies no longer fit.
 
+use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -104,6 +107,11 @@ impl Conn {
                 let _ = self.writer.flush();
                 return why;
             }
+            // Everything queued for this connection since the last write (its own replies
+            // and what other tasks sent it) goes out in one write.
+            if self.writer.flush().is_err() {
+                return "write error";
+            }
             let backlog = self.writer.has_backlog();
             tokio::select! {
                 biased;
@@ -113,7 +121,7 @@ impl Conn {
                     return "shutdown";
                 }
                 w = self.stream.writable(), if backlog => {
-                    if w.is_err() || self.writer.flush().is_err() {
+                    if w.is_err() {
                         return "write error";
                     }
                 }
@@ -122,14 +130,10 @@ impl Conn {
                     if r.is_err() {
                         return "read error";
                     }
-                    let buf = self.reader.buffer();
-                    if buf.capacity() - buf.len() < 1024 {
-                        buf.reserve(4096);
-                    }
-                    match self.stream.try_read_buf(buf) {
-                        Ok(0) => return "closed by peer",
-                        Ok(_) => last_rx = Instant::now(),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    match self.read() {
+                        Ok(Some(0)) => return "closed by peer",
+                        Ok(Some(_)) => last_rx = Instant::now(),
+                        Ok(None) => {}
                         Err(_) => return "read error",
                     }
                 }
@@ -144,6 +148,38 @@ impl Conn {
                     return "idle";
                 }
             }
+        }
+    }
+
+    /// Reads what the socket holds into the frame reader: `Some(0)` at the end of the
+    /// stream, `None` when there was nothing after all.
+    ///
+    /// A read that does not fill the buffer has emptied the socket (a TCP receive takes all
+    /// that is queued, up to the buffer's size), so it tells tokio that the socket is no
+    /// longer readable, by returning `WouldBlock` from `try_io`, instead of tokio finding out
+    /// through a second read that fails: one syscall per incoming message instead of two.
+    /// Bytes arriving later raise a new readiness event (epoll is edge-triggered), exactly
+    /// as after a read that failed with `WouldBlock`.
+    fn read(&mut self) -> std::io::Result<Option<usize>> {
+        let buf = self.reader.buffer();
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        let room = buf.capacity() - buf.len();
+        let stream = &self.stream;
+        let mut drained = None;
+        let r = stream.try_io(Interest::READABLE, || {
+            let n = stream.try_read_buf(buf)?;
+            if n > 0 && n < room {
+                drained = Some(n);
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        });
+        match r {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(drained),
+            Err(e) => Err(e),
         }
     }
 

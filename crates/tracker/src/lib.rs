@@ -8,9 +8,10 @@
 //!
 //! The swarm rules live in [`swarm`], free of IO (state, rng, time and an output `Vec` in, no
 //! sockets). `conn.rs` runs one task per WebSocket: it reads frames ([`ws::Reader`]), decodes
-//! them, locks the swarm briefly, and after unlocking serializes each output once and writes
-//! it straight to its target's socket ([`ws::Writer`]). hyper serves HTTP/1 on each accepted
-//! TCP stream; an upgrade to WebSocket hands the raw stream to the tracker.
+//! them, locks the swarm briefly, and after unlocking serializes each output once and queues
+//! it on its target's [`ws::Writer`]; each connection's task writes what is queued for it in
+//! one syscall. hyper serves HTTP/1 on each accepted TCP stream; an upgrade to WebSocket
+//! hands the raw stream to the tracker.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {

@@ -171,3 +171,41 @@ async fn shutdown_closes_websockets_and_stops_listening() {
         "still listening"
     );
 }
+
+/// A message and the end of the stream that arrive together are both handled: the read that
+/// empties the socket tells tokio it is no longer readable, which must not hide the close.
+#[tokio::test]
+async fn a_message_right_before_the_end_of_stream_is_answered_and_the_close_noticed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::MaybeTlsStream;
+
+    let server = start(Config::default()).await;
+    let mut a = Client::connect(server.local_addr()).await;
+    let payload = announce(1, 1, 10, Some(Event::Started), &[]).to_json();
+    let len = u16::try_from(payload.len()).unwrap();
+    assert!(len >= 126, "the frame below uses the 16-bit length form");
+    // A masked text frame (all-zero key, so the payload goes as is), then FIN, written
+    // without yielding to the tracker's task (same thread), so one read finds both.
+    let mut frame = vec![0x81, 0x80 | 126];
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(payload.as_bytes());
+    let MaybeTlsStream::Plain(tcp) = a.ws.get_mut() else {
+        panic!("plain TCP expected")
+    };
+    tcp.write_all(&frame).await.unwrap();
+    tcp.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut got))
+        .await
+        .expect("the tracker did not close its side")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&got);
+    assert!(
+        reply.contains("\"complete\":"),
+        "no announce reply: {reply}"
+    );
+    let s = server.stats();
+    assert_eq!((s.messages_in_total, s.connections, s.peers), (1, 0, 0));
+    server.shutdown().await;
+}
