@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use tabswarm_sim::report::{self, Row, SWEEP_POINTS};
 use tabswarm_sim::scenario::{
-    self, free_rider, seed_leaves, Outcome, Params, PickModeName, Profile, MIB,
+    self, free_rider, seed_leaves, AfterDone, Outcome, Params, PickModeName, Profile, MIB,
 };
 
 fn main() -> ExitCode {
@@ -165,16 +165,12 @@ fn cmd_freerider(opts: &Opts) -> Result<Vec<scenario::FreeRider>, String> {
     let contributors = num(opts, "contributors", 20)?;
     let seed = num(opts, "seed", 1)?;
     let mut runs = Vec::new();
-    for leave in [true, false] {
-        let r = free_rider(contributors, seed, leave);
+    for after in [AfterDone::Replaced, AfterDone::Leave, AfterDone::Stay] {
+        let r = free_rider(contributors, seed, after);
         println!(
             "free rider among {contributors} contributors ({}): median contributor {:.2} s, \
              free rider {}, ratio {}",
-            if leave {
-                "contributors leave when done"
-            } else {
-                "everyone stays"
-            },
+            after_done_label(after),
             r.median_contributor.unwrap_or(f64::NAN),
             r.free_rider
                 .map_or("did not finish".into(), |t| format!("{t:.2} s")),
@@ -183,6 +179,14 @@ fn cmd_freerider(opts: &Opts) -> Result<Vec<scenario::FreeRider>, String> {
         runs.push(r);
     }
     Ok(runs)
+}
+
+fn after_done_label(after: AfterDone) -> &'static str {
+    match after {
+        AfterDone::Stay => "contributors stay and seed",
+        AfterDone::Leave => "contributors leave when done",
+        AfterDone::Replaced => "contributors leave when done and are replaced",
+    }
 }
 
 fn cmd_seed_leaves(opts: &Opts) -> Result<Vec<Outcome>, String> {
@@ -233,11 +237,11 @@ fn cmd_report(opts: &Opts) -> Result<(), String> {
         "heterogeneous_wall_secs": hetero_wall,
         "heterogeneous": het_rows,
         "free_rider": fr.iter().map(|r| serde_json::json!({
-            "leave_when_done": r.outcome.params.leave_when_done,
+            "after_done": r.after,
             "median_contributor": r.median_contributor,
             "free_rider": r.free_rider,
             "ratio": r.ratio,
-            "finish": r.outcome.finish,
+            "contributor_times": r.outcome.contributor_times,
         })).collect::<Vec<_>>(),
         "seed_leaves": sl.iter().map(|o| serde_json::json!({
             "picker": o.params.pick_mode,
@@ -288,18 +292,19 @@ fn markdown(
     md.push_str("## Tit-for-tat: one free rider among contributors\n\n");
     md.push_str(
         "Contributors: u = 2 MiB/s, d = 8 MiB/s; the free rider (same d) never unchokes \
-         anyone.\n\n| setting | median contributor (s) | free rider (s) | ratio |\n\
+         anyone. Contributor times are join to done (replacements join later). Once the \
+         contributors are done, whatever the choker does, the free rider gets its whole \
+         download link from the seeds if they stay, or the seed's 4 MiB/s (F in 16 s) if \
+         they leave, so there it cannot finish much later than the last contributor; only \
+         the replaced setting keeps it among downloading contributors.\n\n\
+         | setting | median contributor (s) | free rider (s) | ratio |\n\
          |---|---:|---:|---:|\n",
     );
     for r in fr {
         md.push_str(&format!(
-            "| {} contributors, {} | {:.2} | {} | {} |\n",
+            "| {} contributors; {} | {:.2} | {} | {} |\n",
             r.outcome.params.n - 1,
-            if r.outcome.params.leave_when_done {
-                "contributors leave when done"
-            } else {
-                "everyone stays"
-            },
+            after_done_label(r.after),
             r.median_contributor.unwrap_or(f64::NAN),
             r.free_rider.map_or("never".into(), |t| format!("{t:.2}")),
             r.ratio.map_or("-".into(), |v| format!("{v:.2}")),

@@ -6,7 +6,8 @@
 //! connects to up to `connect_to` random peers that joined before it, skipping peers that
 //! already hold `max_conns` connections (WebTorrent's default is 55). One-way latency per pair
 //! is uniform in `latency_ms`. Peers stay and seed after they finish unless
-//! `leave_when_done` is set.
+//! `leave_when_done` is set; with `replace_when_done` as well, a fresh contributor joins for
+//! each one that leaves, so the swarm keeps `n` downloading peers (a steady state).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,6 +78,9 @@ pub struct Params {
     /// The last `free_riders` leechers upload nothing.
     pub free_riders: usize,
     pub leave_when_done: bool,
+    /// With `leave_when_done`: a new contributor (same capacity draw) joins for each one that
+    /// leaves. The run still ends when the first `n` leechers are done.
+    pub replace_when_done: bool,
     pub time_limit_secs: u64,
     pub trace: bool,
     pub max_send_buffer: u64,
@@ -111,6 +115,7 @@ impl Params {
             seed_leaves: SeedLeaves::Never,
             free_riders: 0,
             leave_when_done: false,
+            replace_when_done: false,
             time_limit_secs: 3600,
             trace: false,
             max_send_buffer: 32 * 1024,
@@ -128,6 +133,9 @@ pub struct Outcome {
     pub t: Option<f64>,
     /// Each leecher's finish time in seconds (`None`: did not finish).
     pub finish: Vec<Option<f64>>,
+    /// Download time (join to done, seconds) of every contributor that finished, replacements
+    /// included, in finishing order.
+    pub contributor_times: Vec<f64>,
     pub completed: usize,
     pub d_cs: f64,
     pub d_p2p: f64,
@@ -146,10 +154,10 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Median finish time of the leechers that are not free riders.
+    /// Median download time of the contributors (leechers that are not free riders) that
+    /// finished.
     pub fn median_contributor(&self) -> Option<f64> {
-        let k = self.params.n - self.params.free_riders;
-        let mut t: Vec<f64> = self.finish[..k].iter().copied().collect::<Option<_>>()?;
+        let mut t = self.contributor_times.clone();
         t.sort_by(f64::total_cmp);
         t.get(t.len() / 2).copied()
     }
@@ -186,23 +194,18 @@ pub fn run(params: &Params) -> Outcome {
     let mut sim = Sim::new(params.max_send_buffer / 2);
     let n = params.n;
     // Capacities.
-    let mut up = Vec::with_capacity(n);
-    let mut down = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (u, d) = match params.profile {
-            Profile::Homogeneous { up, down } => (up, down),
-            Profile::Heterogeneous {
-                up_min,
-                up_max,
-                down_factor,
-            } => {
-                let u = up_min + rng.below(up_max - up_min + 1);
-                (u, u * down_factor)
-            }
-        };
-        up.push(u);
-        down.push(d);
-    }
+    let capacity = |rng: &mut Rng| match params.profile {
+        Profile::Homogeneous { up, down } => (up, down),
+        Profile::Heterogeneous {
+            up_min,
+            up_max,
+            down_factor,
+        } => {
+            let u = up_min + rng.below(up_max - up_min + 1);
+            (u, u * down_factor)
+        }
+    };
+    let (up, down): (Vec<u64>, Vec<u64>) = (0..n).map(|_| capacity(&mut rng)).unzip();
     let free_from = n - params.free_riders.min(n);
     let mode = match params.pick_mode {
         PickModeName::RarestFirst => PickMode::RarestFirst,
@@ -226,19 +229,26 @@ pub fn run(params: &Params) -> Outcome {
     )
     .unwrap_or_else(|e| panic!("seed engine: {e}"));
     sim.add_peer(seed_engine, params.seed_up, 8 * MIB);
+    let leecher = |c: Config| {
+        Engine::new(
+            c,
+            Torrent::Download(meta.clone()),
+            SimStore::new(content.clone(), false),
+        )
+        .unwrap_or_else(|e| panic!("leecher engine: {e}"))
+    };
     for i in 0..n {
         let mut c = engine_config(i + 1, &mut rng);
         if i >= free_from {
             c.upload_limit = Some(0);
         }
-        let e = Engine::new(
-            c,
-            Torrent::Download(meta.clone()),
-            SimStore::new(content.clone(), false),
-        )
-        .unwrap_or_else(|e| panic!("leecher engine: {e}"));
-        sim.add_peer(e, up[i], down[i]);
+        sim.add_peer(leecher(c), up[i], down[i]);
     }
+    // Sim indices of the free riders; every other leecher (replacements too) contributes.
+    let free_riders = free_from + 1..=n;
+    let contributes = |peer: usize| peer != 0 && !free_riders.contains(&peer);
+    let mut joined_at = vec![0.0; n + 1];
+    let mut contributor_times = Vec::new();
     // Topology: a random graph. In a random order, each peer connects to peers drawn
     // uniformly from the whole swarm (as a tracker hands out random peers) until it has
     // `connect_to` connections, skipping peers that already hold `max_conns`.
@@ -265,7 +275,7 @@ pub fn run(params: &Params) -> Outcome {
         for notice in std::mem::take(&mut sim.notices) {
             match notice {
                 // Coverage counts pieces at leechers that share them (not free riders).
-                Notice::Verified { peer, piece } if peer != 0 && peer <= free_from => {
+                Notice::Verified { peer, piece } if contributes(peer) => {
                     let h = &mut holders[piece as usize];
                     *h += 1;
                     if *h == 1 {
@@ -274,13 +284,25 @@ pub fn run(params: &Params) -> Outcome {
                 }
                 Notice::Verified { .. } => {}
                 Notice::Done { peer } => {
-                    done += 1;
+                    if peer <= n {
+                        done += 1;
+                    }
+                    if contributes(peer) {
+                        contributor_times.push(sim.now.as_secs_f64() - joined_at[peer]);
+                    }
                     if leave_when_done && peer != 0 {
                         // Its neighbors look for new peers, as they would at the tracker.
                         let neighbors = sim.neighbors(peer);
                         sim.leave(peer);
                         for nb in neighbors {
                             connect_random(sim, nb, params, &mut rng);
+                        }
+                        if params.replace_when_done && contributes(peer) {
+                            let (u, d) = capacity(&mut rng);
+                            let c = engine_config(sim.peers.len(), &mut rng);
+                            let fresh = sim.add_peer(leecher(c), u, d);
+                            joined_at.push(sim.now.as_secs_f64());
+                            connect_random(sim, fresh, params, &mut rng);
                         }
                     }
                 }
@@ -299,7 +321,7 @@ pub fn run(params: &Params) -> Outcome {
         }
         done == n
     });
-    let finish: Vec<Option<f64>> = sim.peers[1..]
+    let finish: Vec<Option<f64>> = sim.peers[1..=n]
         .iter()
         .map(|p| p.done_at.map(Time::as_secs_f64))
         .collect();
@@ -311,6 +333,7 @@ pub fn run(params: &Params) -> Outcome {
         t,
         ratio: t.map(|t| t / d_p2p),
         finish,
+        contributor_times,
         completed,
         d_cs,
         d_p2p,
@@ -386,6 +409,7 @@ pub fn bounds(params: &Params, contributor_up: &[u64], down: &[u64]) -> (f64, f6
 /// The tit-for-tat scenario's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct FreeRider {
+    pub after: AfterDone,
     pub outcome: Outcome,
     pub median_contributor: Option<f64>,
     pub free_rider: Option<f64>,
@@ -393,20 +417,36 @@ pub struct FreeRider {
     pub ratio: Option<f64>,
 }
 
+/// What the contributors do once they finish, in the free-rider scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AfterDone {
+    /// They stay and seed: the free rider is then served by every seed.
+    Stay,
+    /// They leave: at the end the free rider is left with the seed alone.
+    Leave,
+    /// They leave and a new contributor joins for each: the free rider always shares the
+    /// swarm with `contributors` downloading peers.
+    Replaced,
+}
+
 /// `contributors` leechers (homogeneous capacities) and one free rider that never unchokes
-/// anyone (its upload limit is zero), with the standard seed. Contributors leave as soon as
-/// they finish, so the free rider cannot live off them once they are done: what it gets, it
-/// gets from optimistic unchokes while they download, and from the seed.
-pub fn free_rider(contributors: usize, seed: u64, leave_when_done: bool) -> FreeRider {
+/// anyone (its upload limit is zero), with the standard seed; `after` says what contributors
+/// do once done. With `Stay` or `Leave` the free rider cannot finish much later than the last
+/// contributor whatever the choker does: afterwards the seeds (`Stay`: its whole download
+/// link) or the seed (`Leave`: F / u_s = 16 s) serve it alone. `Replaced` measures what
+/// tit-for-tat leaves it in a swarm that keeps trading.
+pub fn free_rider(contributors: usize, seed: u64, after: AfterDone) -> FreeRider {
     let mut p = Params::standard(contributors + 1, Profile::HOMOGENEOUS);
     p.seed = seed;
     p.free_riders = 1;
-    p.leave_when_done = leave_when_done;
+    p.leave_when_done = after != AfterDone::Stay;
+    p.replace_when_done = after == AfterDone::Replaced;
     p.time_limit_secs = 600;
     let outcome = run(&p);
     let median_contributor = outcome.median_contributor();
     let free_rider = outcome.finish.last().copied().flatten();
     FreeRider {
+        after,
         ratio: free_rider.zip(median_contributor).map(|(f, m)| f / m),
         median_contributor,
         free_rider,
