@@ -11,6 +11,7 @@ use tabswarm_core::metainfo::{InfoHash, Metainfo, TorrentBuilder};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::js::prop;
 use crate::storage::{read_blob, BlobReader, BrowserStore, StoreNotify};
 
 /// Where a seed's bytes are, once hashed.
@@ -264,14 +265,12 @@ async fn hash_in_workers(
     progress: &dyn Fn(f64),
 ) -> Option<Result<Vec<[u8; 20]>, String>> {
     use futures::StreamExt;
-    let get = |v: &JsValue, k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).ok();
     let global = js_sys::global();
-    get(&global, "crypto")
-        .and_then(|c| get(&c, "subtle"))
-        .filter(JsValue::is_object)?;
-    let cores = get(&global, "navigator")
-        .and_then(|n| get(&n, "hardwareConcurrency"))
-        .and_then(|c| c.as_f64())
+    if !prop(&prop(&global, "crypto"), "subtle").is_object() {
+        return None;
+    }
+    let cores = prop(&prop(&global, "navigator"), "hardwareConcurrency")
+        .as_f64()
         .unwrap_or(1.0);
     let total = lengths.total_length();
     let piece_len = lengths.piece_length();
@@ -344,14 +343,16 @@ async fn hash_in_workers(
         let (i, data) = rx.next().await?;
         // A worker that could not run its script (a CSP, say): hash in wasm instead.
         let data = data?;
-        if let Some(e) = get(&data, "error").filter(|e| !e.is_undefined()) {
+        let e = prop(&data, "error");
+        if !e.is_undefined() {
             let msg = e.as_string().unwrap_or_default();
             return Some(Err(format!("seed: cannot read or hash the file: {msg}")));
         }
-        if let Some(h) = get(&data, "hashes").filter(|h| !h.is_undefined()) {
+        let h = prop(&data, "hashes");
+        if !h.is_undefined() {
             hashes[i] = Some(h.unchecked_into());
             done[i] = ranges[i].end - ranges[i].start;
-        } else if let Some(d) = get(&data, "done").and_then(|d| d.as_f64()) {
+        } else if let Some(d) = prop(&data, "done").as_f64() {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let d = d as u64;
             done[i] = d;

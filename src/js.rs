@@ -106,6 +106,15 @@ pub fn random_seed() -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// `obj[key]`, or `undefined` if `obj` is not an object (or the read throws).
+pub fn prop(obj: &JsValue, key: &str) -> JsValue {
+    if obj.is_object() {
+        js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
 /// A readable message for a thrown JS value (an `Error`'s message, a string, or its `String()`).
 pub fn error_text(e: &JsValue) -> String {
     if let Some(err) = e.dyn_ref::<js_sys::Error>() {

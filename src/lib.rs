@@ -36,6 +36,7 @@ pub mod tracker_json;
 
 use driver::{Driver, DriverConfig};
 use input::{AddInput, SeedInput};
+use js::prop;
 use rtc::RtcConfig;
 use storage::{BrowserStore, Placement, MEMORY_LIMIT};
 
@@ -531,15 +532,6 @@ impl TorrentFile {
 
 fn js_error(msg: String) -> JsValue {
     js_sys::Error::new(&msg).into()
-}
-
-/// `obj[key]`, or `undefined` if `obj` is not an object.
-fn prop(obj: &JsValue, key: &str) -> JsValue {
-    if obj.is_object() {
-        js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
-    }
 }
 
 fn set(obj: &js_sys::Object, key: &str, value: &JsValue) {

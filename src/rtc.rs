@@ -198,12 +198,12 @@ impl RtcPeer {
         if let Some(n) = self.max_message.get() {
             return n;
         }
-        let get = |v: &JsValue, k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).ok();
-        let Some(sctp) = get(&self.pc, "sctp").filter(JsValue::is_object) else {
+        let sctp = crate::js::prop(&self.pc, "sctp");
+        if !sctp.is_object() {
             // Before negotiation completes: ask again later.
             return DEFAULT_MESSAGE;
-        };
-        let limit = get(&sctp, "maxMessageSize").and_then(|v| v.as_f64());
+        }
+        let limit = crate::js::prop(&sctp, "maxMessageSize").as_f64();
         #[allow(clippy::cast_precision_loss)]
         let n = match limit {
             // Infinity (no limit) included.

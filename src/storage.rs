@@ -26,7 +26,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use crate::js::error_text;
+use crate::js::{error_text, prop};
 use crate::opfs::OpfsStore;
 
 /// Downloads up to this size stay in memory; larger ones go to OPFS (128 MiB).
@@ -282,16 +282,15 @@ impl BlobReader {
                             return Some(Err(read_error(&e)));
                         }
                     };
-                    let get = |key: &str| js_sys::Reflect::get(&result, &JsValue::from_str(key));
                     // The read transferred `buf`; its bytes come back as `value`'s buffer.
-                    match get("value").map(JsCast::dyn_into::<js_sys::Uint8Array>) {
-                        Ok(Ok(v)) => {
+                    match prop(&result, "value").dyn_into::<js_sys::Uint8Array>() {
+                        Ok(v) => {
                             buf = v.buffer();
                             filled += v.byte_length();
                         }
                         _ => *done = true,
                     }
-                    if *done || get("done").is_ok_and(|d| d.is_truthy()) {
+                    if *done || prop(&result, "done").is_truthy() {
                         *done = true;
                         break;
                     }
@@ -346,14 +345,11 @@ fn read_error(e: &JsValue) -> String {
 
 /// Whether this page can use OPFS (`navigator.storage.getDirectory` exists).
 pub fn opfs_available() -> bool {
-    navigator_storage().is_some_and(|s| {
-        js_sys::Reflect::get(&s, &JsValue::from_str("getDirectory")).is_ok_and(|f| f.is_function())
-    })
+    navigator_storage().is_some_and(|s| prop(&s, "getDirectory").is_function())
 }
 
 pub(crate) fn navigator_storage() -> Option<web_sys::StorageManager> {
-    let nav = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).ok()?;
-    let storage = js_sys::Reflect::get(&nav, &JsValue::from_str("storage")).ok()?;
+    let storage = prop(&prop(&js_sys::global(), "navigator"), "storage");
     (!storage.is_undefined()).then(|| storage.unchecked_into())
 }
 

@@ -70,7 +70,7 @@ pub fn tracker_message_from_json(text: &str) -> Result<Option<TrackerMessage>, P
     if !v.is_object() || Array::is_array(&v) {
         return Err(ProtoError::InvalidJson("not a JSON object".into()));
     }
-    let action = match get(&v, "action") {
+    let action = match js::prop(&v, "action") {
         a if absent(&a) => None,
         a => match a.as_string().as_deref() {
             Some("announce") => Some(Action::Announce),
@@ -79,7 +79,7 @@ pub fn tracker_message_from_json(text: &str) -> Result<Option<TrackerMessage>, P
         },
     };
     let info_hash = id(&v, "info_hash", InfoHash::from_binary_str)?;
-    let reason = get(&v, "failure reason");
+    let reason = js::prop(&v, "failure reason");
     if !absent(&reason) {
         let reason = reason
             .as_string()
@@ -95,8 +95,8 @@ pub fn tracker_message_from_json(text: &str) -> Result<Option<TrackerMessage>, P
         Some(Action::Scrape) => Ok(None),
         Some(Action::Announce) => {
             let info_hash = info_hash.ok_or(ProtoError::Missing { field: "info_hash" })?;
-            let offer = get(&v, "offer");
-            let answer = get(&v, "answer");
+            let offer = js::prop(&v, "offer");
+            let answer = js::prop(&v, "answer");
             if absent(&offer) && absent(&answer) {
                 return Ok(Some(TrackerMessage::AnnounceResponse(AnnounceResponse {
                     info_hash,
@@ -105,8 +105,8 @@ pub fn tracker_message_from_json(text: &str) -> Result<Option<TrackerMessage>, P
                     interval: num(&v, "interval")
                         .filter(|&i| i > 0)
                         .or_else(|| num(&v, "min interval")),
-                    tracker_id: get(&v, "tracker id").as_string(),
-                    warning_message: get(&v, "warning message").as_string(),
+                    tracker_id: js::prop(&v, "tracker id").as_string(),
+                    warning_message: js::prop(&v, "warning message").as_string(),
                 })));
             }
             let peer_id = id(&v, "peer_id", PeerId::from_binary_str)?
@@ -144,7 +144,7 @@ fn sdp_to_js(s: &Sdp) -> JsValue {
 }
 
 fn sdp_from_js(v: &JsValue) -> Result<Sdp, ProtoError> {
-    let kind = match get(v, "type").as_string().as_deref() {
+    let kind = match js::prop(v, "type").as_string().as_deref() {
         Some("offer") => SdpType::Offer,
         Some("answer") => SdpType::Answer,
         _ => {
@@ -153,7 +153,7 @@ fn sdp_from_js(v: &JsValue) -> Result<Sdp, ProtoError> {
             ))
         }
     };
-    let sdp = get(v, "sdp")
+    let sdp = js::prop(v, "sdp")
         .as_string()
         .ok_or_else(|| ProtoError::InvalidJson("SDP without an sdp string".into()))?;
     Ok(Sdp { kind, sdp })
@@ -166,7 +166,7 @@ fn id<T>(
     key: &'static str,
     parse: fn(&str) -> Result<T, ProtoError>,
 ) -> Result<Option<T>, ProtoError> {
-    let x = get(v, key);
+    let x = js::prop(v, key);
     if absent(&x) {
         return Ok(None);
     }
@@ -179,7 +179,7 @@ fn id<T>(
 /// A count as JavaScript trackers send it: a number or a numeric string, fractions truncated,
 /// negatives read as 0, too big as `u32::MAX`; anything else reads as absent.
 fn num(v: &JsValue, key: &str) -> Option<u32> {
-    let x = get(v, key);
+    let x = js::prop(v, key);
     let f = match x.as_string() {
         Some(s) if s.trim().is_empty() => return None,
         // `Number(s)`, as JavaScript reads it (Rust's float parser would add to the wasm).
@@ -195,10 +195,6 @@ fn num(v: &JsValue, key: &str) -> Option<u32> {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let n = f as u32;
     Some(n)
-}
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn set(o: &Object, key: &str, value: &JsValue) {
