@@ -670,8 +670,12 @@ fn check_url(url: &str) -> Result<(), String> {
 /// Reconnect delay after `retries` consecutive failures: 1 s, 2 s, 4 s ... capped at 60 s,
 /// plus `jitter_ms` so that many tabs do not reconnect in lockstep.
 fn backoff_ms(retries: u32, jitter_ms: u32) -> u32 {
-    let exp = BACKOFF_BASE_MS.saturating_mul(1u32 << retries.min(16));
-    exp.min(BACKOFF_CAP_MS).saturating_add(jitter_ms)
+    doubling_ms(BACKOFF_BASE_MS, retries, BACKOFF_CAP_MS).saturating_add(jitter_ms)
+}
+
+/// `base_ms` doubled `steps` times, at most `cap_ms`.
+fn doubling_ms(base_ms: u32, steps: u32, cap_ms: u32) -> u32 {
+    base_ms.saturating_mul(1u32 << steps.min(16)).min(cap_ms)
 }
 
 /// First re-announce delay of a hungry client.
@@ -682,11 +686,10 @@ const HUNGRY_DELAY_MS: u32 = 5_000;
 /// after 5 s, 10 s, 20 s ... up to the interval, instead of idling for two minutes.
 fn announce_delay_ms(interval_secs: u32, hungry_announces: u32) -> u32 {
     let interval = interval_secs.saturating_mul(1000);
-    if hungry_announces == 0 {
-        return interval;
+    match hungry_announces {
+        0 => interval,
+        n => doubling_ms(HUNGRY_DELAY_MS, n - 1, interval),
     }
-    let backoff = HUNGRY_DELAY_MS.saturating_mul(1 << (hungry_announces - 1).min(16));
-    backoff.min(interval)
 }
 
 /// A tracker's interval, kept within 10 s .. 1 h so a bad value neither floods nor starves it.
