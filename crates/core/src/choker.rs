@@ -10,8 +10,9 @@
 //! The rules (defaults in [`ChokerConfig::default`]):
 //! - **Rechoke** every `rechoke_interval` (10 s): the `unchoke_slots` (4) interested peers
 //!   that sent us the most over the rate window (20 s, measured by the engine) get the regular
-//!   slots; while *seeding* the rank is our upload rate to them instead. Ties keep peers that are
-//!   already unchoked, then fall to the rng. Everyone else is choked, except the optimistic peer.
+//!   slots; while *seeding* the rank is our upload rate to them instead. Among equal rates a
+//!   peer that does not *withhold* (below) comes first, then peers already unchoked, then the
+//!   rng decides. Everyone else is choked, except the optimistic peer.
 //! - **Optimistic unchoke** every `optimistic_interval` (30 s), and whenever the slot is empty
 //!   or its peer was promoted to a regular slot or lost interest: one random interested peer
 //!   without a regular slot is unchoked. A peer is *new* while it has been connected for less
@@ -23,7 +24,14 @@
 //! - **Between rounds**, as WebTorrent does, a peer that becomes interested is unchoked at once
 //!   if a regular slot is free, and a slot freed by a peer that lost interest or disconnected
 //!   is handed to the best waiting peer at once, so upload capacity is not left idle for up
-//!   to 10 s.
+//!   to 10 s. While we download, these slots are not given away blindly:
+//!   - a peer that *withholds* (it has pieces we want, keeps us choked, and never sent us a
+//!     block) does not get one: tit-for-tat has nothing to reward;
+//!   - a peer that gets one without ever having sent us a block is on *probation*: if it sends
+//!     us nothing for [`PROBATION`] (5 s), or withholds for [`WITHHOLD_GRACE`] (1 s) after we
+//!     became interested in it, the slot moves on and it gets no more slots between rounds
+//!     while it has sent us nothing. A newcomer with nothing to trade keeps its slot until
+//!     the round ends; a free rider loses it within seconds.
 
 use std::time::Duration;
 
@@ -66,6 +74,17 @@ pub struct Candidate {
     pub am_interested_since: Option<Time>,
     /// When it last sent us a block we asked for (`None`: never).
     pub last_block_at: Option<Time>,
+    /// It is choking us.
+    pub chokes_us: bool,
+}
+
+impl Candidate {
+    /// It has something we want, keeps us choked, and has never sent us a block: it gets no
+    /// slot between rounds while we download (it can still win one at a rechoke, or the
+    /// optimistic slot).
+    fn withholds(&self) -> bool {
+        self.am_interested_since.is_some() && self.chokes_us && self.last_block_at.is_none()
+    }
 }
 
 /// One decision for the engine to carry out.
@@ -83,7 +102,17 @@ pub struct Choker {
     optimistic: Option<PeerKey>,
     next_rechoke: Time,
     next_optimistic: Time,
+    /// Regular slots handed out between rounds to peers that had sent us nothing, and when.
+    probation: Vec<(PeerKey, Time)>,
+    /// Peers that sent us nothing during their probation: no more slots between rounds.
+    failed: Vec<PeerKey>,
 }
+
+/// How long a peer unchoked between rounds may send us nothing before its slot moves on.
+pub const PROBATION: Duration = Duration::from_secs(5);
+
+/// How long a peer on probation may keep us choked once it has something we want.
+pub const WITHHOLD_GRACE: Duration = Duration::from_secs(1);
 
 impl Choker {
     /// First rechoke one interval after `now`; the first optimistic unchoke happens at the first
@@ -96,6 +125,8 @@ impl Choker {
             optimistic: None,
             next_rechoke,
             next_optimistic: now,
+            probation: Vec::new(),
+            failed: Vec::new(),
         }
     }
 
@@ -129,6 +160,12 @@ impl Choker {
         changes: &mut Vec<ChokeChange>,
     ) {
         self.next_rechoke = now + self.config.rechoke_interval;
+        self.probation.clear();
+        self.failed.retain(|p| {
+            candidates
+                .iter()
+                .any(|c| c.peer == *p && c.download_rate == 0)
+        });
         let before = self.unchoked_set();
         let ranked = self.rank(now, seeding, candidates, rng);
         self.regular = ranked
@@ -147,13 +184,69 @@ impl Choker {
         self.diff(&before, candidates, changes);
     }
 
-    /// `peer` said `interested`: unchoke it now if a regular slot is free.
-    pub fn on_interested(&mut self, peer: PeerKey, changes: &mut Vec<ChokeChange>) {
+    /// `peer` said `interested`: unchoke it now if a regular slot is free. While downloading,
+    /// a peer that has sent us nothing holds such a slot on probation (see [`Choker::review`]).
+    pub fn on_interested(
+        &mut self,
+        now: Time,
+        c: &Candidate,
+        seeding: bool,
+        changes: &mut Vec<ChokeChange>,
+    ) {
+        let peer = c.peer;
         if self.is_unchoked(peer) || self.regular.len() >= self.config.unchoke_slots as usize {
             return;
         }
+        if !seeding && c.last_block_at.is_none() {
+            if self.failed.contains(&peer) || c.withholds() {
+                return;
+            }
+            self.probation.push((peer, now));
+        }
         self.regular.push(peer);
         changes.push(ChokeChange::Unchoke(peer));
+    }
+
+    /// Every second: a peer on probation that sent us a block keeps its slot until the next
+    /// round; one that sent nothing for [`PROBATION`] is choked and its slot handed on, so a
+    /// peer that never uploads cannot hold slots won between rounds for a whole round.
+    pub fn review(
+        &mut self,
+        now: Time,
+        seeding: bool,
+        candidates: &[Candidate],
+        rng: &mut Rng,
+        changes: &mut Vec<ChokeChange>,
+    ) {
+        if seeding {
+            self.probation.clear();
+            return;
+        }
+        let mut expired = Vec::new();
+        self.probation.retain(|&(peer, since)| {
+            let c = candidates.iter().find(|c| c.peer == peer);
+            let sent = c.is_some_and(|c| c.last_block_at.is_some_and(|t| t >= since));
+            if c.is_none() || sent {
+                return false;
+            }
+            let withholding = c.is_some_and(|c| {
+                c.withholds()
+                    && c.am_interested_since
+                        .is_some_and(|t| now.saturating_since(t) >= WITHHOLD_GRACE)
+            });
+            if withholding || now.saturating_since(since) >= PROBATION {
+                expired.push(peer);
+                return false;
+            }
+            true
+        });
+        for peer in expired {
+            if !self.regular.contains(&peer) {
+                continue;
+            }
+            self.failed.push(peer);
+            self.on_leave(now, peer, seeding, candidates, rng, changes);
+        }
     }
 
     /// `peer` said `not interested` or disconnected: its slot goes to the best waiting
@@ -186,7 +279,19 @@ impl Choker {
             .cloned()
             .collect();
         if was_regular {
-            if let Some(&next) = self.rank(now, seeding, &others, rng).first() {
+            let ranked = self.rank(now, seeding, &others, rng);
+            let next = ranked.into_iter().find(|p| {
+                seeding
+                    || !self.failed.contains(p)
+                        && !others.iter().any(|c| c.peer == *p && c.withholds())
+            });
+            if let Some(next) = next {
+                let sent = others
+                    .iter()
+                    .any(|c| c.peer == next && c.last_block_at.is_some());
+                if !seeding && !sent {
+                    self.probation.push((next, now));
+                }
                 self.regular.push(next);
                 changes.push(ChokeChange::Unchoke(next));
             }
@@ -214,20 +319,24 @@ impl Choker {
         candidates: &[Candidate],
         rng: &mut Rng,
     ) -> Vec<PeerKey> {
-        let mut ranked: Vec<(u64, bool, u64, PeerKey)> = candidates
+        let mut ranked: Vec<(u64, bool, bool, u64, PeerKey)> = candidates
             .iter()
-            .filter(|c| c.peer_interested && (seeding || !self.is_snubbed(now, c)))
+            .filter(|c| {
+                c.peer_interested
+                    && (seeding || (!self.is_snubbed(now, c) && !self.failed.contains(&c.peer)))
+            })
             .map(|c| {
                 let rate = if seeding {
                     c.upload_rate
                 } else {
                     c.download_rate
                 };
-                (rate, self.regular.contains(&c.peer), rng.next_u64(), c.peer)
+                let incumbent = self.regular.contains(&c.peer);
+                (rate, !c.withholds(), incumbent, rng.next_u64(), c.peer)
             })
             .collect();
         ranked.sort_unstable_by(|a, b| b.cmp(a));
-        ranked.into_iter().map(|(_, _, _, p)| p).collect()
+        ranked.into_iter().map(|(_, _, _, _, p)| p).collect()
     }
 
     /// A weighted draw among interested peers without a regular slot; new peers weigh 3.
@@ -296,6 +405,7 @@ mod tests {
             connected_at: Time::ZERO,
             am_interested_since: None,
             last_block_at: None,
+            chokes_us: false,
         }
     }
 
@@ -433,7 +543,7 @@ mod tests {
         let mut rng = Rng::new(4);
         let mut changes = Vec::new();
         for i in 0..6 {
-            ch.on_interested(PeerKey(i), &mut changes);
+            ch.on_interested(Time::ZERO, &cand(i, true, 0, 0), false, &mut changes);
         }
         // Four free regular slots at the start; the rest wait for the rechoke.
         assert_eq!(

@@ -455,6 +455,11 @@ enum Deferred {
     RefillAll,
     /// This peer's pipeline ran dry with nothing to pick: take over blocks queued elsewhere.
     Steal(PeerKey),
+    /// Initial seeding: a piece this peer finished was seen elsewhere; show it more.
+    Reveal(PeerKey),
+    /// Initial seeding: this peer finished a reveal nobody else has yet; if nobody else
+    /// downloads from us, holding its quota back would only idle the seed.
+    HoldBack(PeerKey),
 }
 
 impl<S: PieceStore> Engine<S> {

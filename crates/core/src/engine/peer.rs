@@ -48,6 +48,8 @@ pub(super) struct Peer {
     pub early_haves: Vec<u32>,
     /// Initial seeding: pieces shown to it that it has not announced yet.
     pub revealed: Vec<u32>,
+    /// Initial seeding: reveals this peer finished that no other peer has shown yet.
+    pub unspread: usize,
     pub am_choking: bool,
     pub am_interested: bool,
     pub peer_choking: bool,
@@ -110,6 +112,7 @@ impl Peer {
             early_bitfield: None,
             early_haves: Vec::new(),
             revealed: Vec::new(),
+            unspread: 0,
             am_choking: true,
             am_interested: false,
             peer_choking: true,
@@ -174,6 +177,7 @@ impl Peer {
             connected_at: self.connected_at,
             am_interested_since: self.am_interested_since,
             last_block_at: self.last_block_at,
+            chokes_us: self.peer_choking,
         }
     }
 }
@@ -335,7 +339,10 @@ impl<S: PieceStore> Core<S> {
                     p.peer_interested = true;
                     // Unchoke at once if a regular slot is free (only this peer can change).
                     let mut changes = Vec::new();
-                    self.choker.on_interested(p.key, &mut changes);
+                    let seeding = self.is_seeding();
+                    let cand = p.candidate(self.now);
+                    self.choker
+                        .on_interested(self.now, &cand, seeding, &mut changes);
                     if !changes.is_empty() && p.am_choking && !self.uploads_disabled() {
                         p.am_choking = false;
                         p.served_at = self.now;

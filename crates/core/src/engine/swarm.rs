@@ -45,6 +45,20 @@ impl<S: PieceStore> Engine<S> {
                 Deferred::RequestMetadata => self.request_metadata(),
                 Deferred::RefillAll => self.refill_all(),
                 Deferred::Steal(key) => self.steal(key),
+                Deferred::Reveal(key) => {
+                    if let Some(p) = self.peers.get_mut(&key) {
+                        self.core.super_seed_spread(p);
+                    }
+                }
+                Deferred::HoldBack(key) => {
+                    let alone = !self
+                        .peers
+                        .iter()
+                        .any(|(&k, q)| k != key && q.peer_interested);
+                    if let (true, Some(p)) = (alone, self.peers.get_mut(&key)) {
+                        self.core.super_seed_waive(p);
+                    }
+                }
             }
         }
         if self.core.end_super_seeding {
@@ -238,6 +252,19 @@ impl<S: PieceStore> Engine<S> {
         if self.core.fetch.as_mut().is_some_and(|f| f.expire(now)) {
             self.request_metadata();
         }
+        // Initial seeding: the strict rule must not leave the seed idle.
+        if self.core.super_seed_holding() && self.peers.values().all(|p| p.queue.is_empty()) {
+            for p in self.peers.values_mut() {
+                self.core.super_seed_waive(p);
+            }
+        }
+        let cands = self.candidates();
+        let mut changes = Vec::new();
+        let c = &mut self.core;
+        let seeding = c.is_seeding();
+        c.choker
+            .review(now, seeding, &cands, &mut c.rng, &mut changes);
+        self.apply_choke(&changes);
         if stalled {
             self.refill_all();
         }
