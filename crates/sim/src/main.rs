@@ -4,7 +4,7 @@
 //! tabswarm-sim run --n 100 [--profile homogeneous|heterogeneous] [--seed 1] [--picker rarest|random]
 //!                  [--size-mib 64] [--piece-kib 256] [--no-super-seeding] [--progress] [--json]
 //! tabswarm-sim sweep [--out bench/results] [--profile homogeneous] [--points 1,2,5,...] [--threads 2]
-//! tabswarm-sim freerider [--contributors 20] [--seed 1]
+//! tabswarm-sim freerider [--contributors 20] [--seeds 8 | --seed S]
 //! tabswarm-sim seed-leaves [--n 100] [--seed 1]
 //! tabswarm-sim report [--out bench/results] [--threads 2]   # everything, writes sim.md/json/svg
 //! ```
@@ -17,6 +17,19 @@ use tabswarm_sim::report::{self, Row, SWEEP_POINTS};
 use tabswarm_sim::scenario::{
     self, free_rider, seed_leaves, AfterDone, Outcome, Params, PickModeName, Profile, MIB,
 };
+
+/// `println!` that ends the process quietly when stdout is closed (`tabswarm-sim ... | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("writing to stdout: {e}");
+        }
+    }};
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -114,12 +127,12 @@ fn cmd_run(opts: &Opts) -> Result<(), String> {
     let n = num(opts, "n", 10)?;
     let o = scenario::run(&params(opts, n)?);
     if opts.contains_key("json") {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&o).map_err(|e| e.to_string())?
         );
     } else {
-        println!("{}", summary(&o));
+        out!("{}", summary(&o));
     }
     Ok(())
 }
@@ -153,8 +166,8 @@ fn cmd_sweep(opts: &Opts) -> Result<(), String> {
     let out = PathBuf::from(opts.get("out").map_or("bench/results", String::as_str));
     let (outcomes, wall) = run_sweep(opts, opts)?;
     let rows: Vec<Row> = outcomes.iter().map(Row::of).collect();
-    println!("{}", report::table(&rows));
-    println!("sweep wall time: {wall:.1} s");
+    out!("{}", report::table(&rows));
+    out!("sweep wall time: {wall:.1} s");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let json = serde_json::json!({ "sweep_wall_secs": wall, "rows": rows, "runs": outcomes });
     write(&out.join("sim-sweep.json"), &json.to_string())?;
@@ -163,22 +176,37 @@ fn cmd_sweep(opts: &Opts) -> Result<(), String> {
 
 fn cmd_freerider(opts: &Opts) -> Result<Vec<scenario::FreeRider>, String> {
     let contributors = num(opts, "contributors", 20)?;
-    let seed = num(opts, "seed", 1)?;
+    // One run per simulation seed: the ratio depends a lot on who draws whom.
+    let seeds: Vec<u64> = match opts.get("seed") {
+        Some(_) => vec![num(opts, "seed", 1)?],
+        None => (1..=num(opts, "seeds", FREE_RIDER_SEEDS)?).collect(),
+    };
     let mut runs = Vec::new();
     for after in [AfterDone::Replaced, AfterDone::Leave, AfterDone::Stay] {
-        let r = free_rider(contributors, seed, after);
-        println!(
-            "free rider among {contributors} contributors ({}): median contributor {:.2} s, \
-             free rider {}, ratio {}",
-            after_done_label(after),
+        for &seed in &seeds {
+            let r = free_rider(contributors, seed, after);
+            print_free_rider(contributors, seed, &r);
+            runs.push(r);
+        }
+    }
+    Ok(runs)
+}
+
+/// Simulation seeds the free-rider report runs by default (1..=this).
+const FREE_RIDER_SEEDS: u64 = 8;
+
+fn print_free_rider(contributors: usize, seed: u64, r: &scenario::FreeRider) {
+    {
+        out!(
+            "free rider among {contributors} contributors ({}), seed {seed}: median \
+             contributor {:.2} s, free rider {}, ratio {}",
+            after_done_label(r.after),
             r.median_contributor.unwrap_or(f64::NAN),
             r.free_rider
                 .map_or("did not finish".into(), |t| format!("{t:.2} s")),
             r.ratio.map_or("-".into(), |v| format!("{v:.2}")),
         );
-        runs.push(r);
     }
-    Ok(runs)
 }
 
 fn after_done_label(after: AfterDone) -> &'static str {
@@ -194,7 +222,7 @@ fn cmd_seed_leaves(opts: &Opts) -> Result<Vec<Outcome>, String> {
     let seed = num(opts, "seed", 1)?;
     let runs = seed_leaves(n, seed);
     for o in &runs {
-        println!(
+        out!(
             "{:?} super_seeding={}: seed left at {} s, {} of {} finished, T = {}",
             o.params.pick_mode,
             o.params.super_seeding,
@@ -238,6 +266,7 @@ fn cmd_report(opts: &Opts) -> Result<(), String> {
         "heterogeneous": het_rows,
         "free_rider": fr.iter().map(|r| serde_json::json!({
             "after_done": r.after,
+            "seed": r.outcome.params.seed,
             "median_contributor": r.median_contributor,
             "free_rider": r.free_rider,
             "ratio": r.ratio,
@@ -261,7 +290,7 @@ fn cmd_report(opts: &Opts) -> Result<(), String> {
         "tabswarm-sim: F = 64 MiB, u_s = 4 MiB/s, u_i = 2 MiB/s, d_i = 8 MiB/s",
         &rows,
     )?;
-    println!("{md}");
+    out!("{md}");
     Ok(())
 }
 
@@ -296,18 +325,32 @@ fn markdown(
          contributors are done, whatever the choker does, the free rider gets its whole \
          download link from the seeds if they stay, or the seed's 4 MiB/s (F in 16 s) if \
          they leave, so there it cannot finish much later than the last contributor; only \
-         the replaced setting keeps it among downloading contributors.\n\n\
-         | setting | median contributor (s) | free rider (s) | ratio |\n\
-         |---|---:|---:|---:|\n",
+         the replaced setting keeps it among downloading contributors. One run per \
+         simulation seed; ratio = free rider's time over the median contributor's.\n\n\
+         | setting | seeds | ratio min | median | max | ratio per seed |\n\
+         |---|---:|---:|---:|---:|---|\n",
     );
-    for r in fr {
+    for after in [AfterDone::Replaced, AfterDone::Leave, AfterDone::Stay] {
+        let runs: Vec<&scenario::FreeRider> = fr.iter().filter(|r| r.after == after).collect();
+        let Some(first) = runs.first() else {
+            continue;
+        };
+        // A free rider that never finished counts as infinitely late.
+        let mut ratios: Vec<f64> = runs
+            .iter()
+            .map(|r| r.ratio.unwrap_or(f64::INFINITY))
+            .collect();
+        let per_seed: Vec<String> = ratios.iter().map(|v| format!("{v:.2}")).collect();
+        ratios.sort_by(f64::total_cmp);
         md.push_str(&format!(
-            "| {} contributors; {} | {:.2} | {} | {} |\n",
-            r.outcome.params.n - 1,
-            after_done_label(r.after),
-            r.median_contributor.unwrap_or(f64::NAN),
-            r.free_rider.map_or("never".into(), |t| format!("{t:.2}")),
-            r.ratio.map_or("-".into(), |v| format!("{v:.2}")),
+            "| {} contributors; {} | {} | {:.2} | {:.2} | {:.2} | {} |\n",
+            first.outcome.params.n - 1,
+            after_done_label(after),
+            ratios.len(),
+            ratios[0],
+            median(&ratios),
+            ratios[ratios.len() - 1],
+            per_seed.join(" "),
         ));
     }
     md.push('\n');
@@ -325,6 +368,16 @@ fn markdown(
         ));
     }
     md
+}
+
+/// The median of sorted, non-empty values.
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<(), String> {

@@ -73,21 +73,29 @@ fn same_seed_same_decisions() {
 
 #[test]
 fn everyone_completes_after_the_seed_leaves() {
-    let mut finished = Vec::new();
-    for pick_mode in [PickModeName::RarestFirst, PickModeName::Random] {
-        let mut p = small(16, 3);
-        p.super_seeding = false;
-        p.pick_mode = pick_mode;
-        p.seed_leaves = SeedLeaves::WhenCovered;
-        let o = run(&p);
-        assert!(o.seed_left_at.is_some(), "{}", describe(&o));
-        finished.push((pick_mode, o.completed, o.seed_left_at, o.t));
+    // Seeds 1-4; the seed leaves once the leechers jointly hold every piece.
+    let mut left = [0.0f64; 2];
+    for seed in 1..=4 {
+        for (i, pick_mode) in [PickModeName::RarestFirst, PickModeName::Random]
+            .into_iter()
+            .enumerate()
+        {
+            let mut p = small(16, seed);
+            p.super_seeding = false;
+            p.pick_mode = pick_mode;
+            p.seed_leaves = SeedLeaves::WhenCovered;
+            let o = run(&p);
+            let at = o.seed_left_at.expect("the leechers covered the torrent");
+            if pick_mode == PickModeName::RarestFirst {
+                assert_eq!(o.completed, 16, "{}", describe(&o));
+            }
+            left[i] += at;
+        }
     }
-    let (_, rarest_done, rarest_left, _) = finished[0];
-    let (_, _, random_left, _) = finished[1];
-    assert_eq!(rarest_done, 16, "{finished:?}");
-    // Rarest-first spreads distinct pieces sooner, so the leechers cover the torrent first.
-    assert!(rarest_left < random_left, "{finished:?}");
+    // Rarest-first spreads distinct pieces sooner, so the leechers cover the torrent first
+    // (57.8 s against 61.2 s summed over the four seeds, measured; single seeds can go the
+    // other way).
+    assert!(left[0] < left[1], "seed left at {left:?}");
 }
 
 /// One free rider among 20 contributors that leave when done and are replaced by new ones,
@@ -109,16 +117,15 @@ fn free_rider_still_finishes_and_uploads_nothing() {
         eprintln!("seed {seed}: free rider {fr:.2} s, median contributor {median:.2} s");
         assert_eq!(o.uploaded[21], 0, "seed {seed}: the free rider uploaded");
         assert!(
-            o.contributor_times.len() > 20,
-            "seed {seed}: replacements joined and finished: {}",
-            o.contributor_times.len()
+            fr > median,
+            "seed {seed}: the free rider was not slowed down"
         );
     }
 }
 
 /// The acceptance target of issue 3, not met (see bench/results/sim.md): at this size the
-/// free rider finishes 0.9-1.6x the median contributor's time, as between rounds it is handed
-/// free regular slots like any interested peer and can keep a regular slot at the seed.
+/// free rider finishes 1.1-1.9x the median contributor's time (seeds 1-6), at full size
+/// 1.66-1.99x (seeds 1-8); optimistic unchokes from newly joined contributors feed it.
 #[test]
 #[ignore = "tit-for-tat target (free rider >= 2x the median contributor) not met yet"]
 fn free_rider_takes_twice_as_long() {
