@@ -14,7 +14,7 @@ run node bench/throughput.mjs
 run node bench/seeding.mjs
 run node bench/big-download.mjs
 run node bench/swarm.mjs
-run cargo run --quiet --release -p tabswarm-sim -- sweep --out bench/results
+run cargo run --quiet --release -p tabswarm-sim -- report --out bench/results
 run bash bench/tracker.sh
 if [ ${#failed[@]} -gt 0 ]; then
   printf '\nbenchmarks that failed to run:\n' >&2
