@@ -167,6 +167,18 @@ fn mem_seed(m: &Metainfo, data: &[u8], i: usize) -> Engine<MemoryStore> {
     Engine::new(config(i), Torrent::Seed(m.clone()), store).unwrap()
 }
 
+/// A seed (node 0) in initial-seeding mode that sends 2 pieces of 16 KiB a second.
+fn super_seed(m: &Metainfo, data: &[u8]) -> Engine<MemoryStore> {
+    let config = Config {
+        super_seeding: true,
+        ..config(0)
+    };
+    let store = MemoryStore::with_content(data.to_vec());
+    let mut seed = Engine::new(config, Torrent::Seed(m.clone()), store).unwrap();
+    seed.set_limits(Some(32_768), None);
+    seed
+}
+
 fn mem_leech(m: &Metainfo, i: usize) -> Engine<MemoryStore> {
     Engine::new(config(i), Torrent::Download(m.clone()), MemoryStore::new()).unwrap()
 }
@@ -255,22 +267,13 @@ fn initial_seeding_shows_more_only_once_reveals_spread() {
     // times over (the slack) and then nothing more, because none of its pieces is ever seen
     // at another peer (strict BEP 16).
     let (m, data) = make_torrent(200 * 16_384, 16_384, 5);
-    let seed = Engine::new(
-        Config {
-            super_seeding: true,
-            ..config(0)
-        },
-        Torrent::Seed(m.clone()),
-        MemoryStore::with_content(data.clone()),
-    )
-    .unwrap();
+    let seed = super_seed(&m, &data);
     let mut net = Net::new(vec![
         seed,
         mem_leech(&m, 1),
         mem_leech(&m, 2),
         mem_leech(&m, 3),
     ]);
-    net.nodes[0].engine.set_limits(Some(32_768), None);
     net.nodes[1].engine.set_limits(Some(0), None);
     net.connect(0, 1);
     net.connect(0, 2);
@@ -292,17 +295,8 @@ fn initial_seeding_serves_a_lone_leecher_at_full_speed() {
     // Alone with the seed, a leecher's pieces can never spread: holding its quota back would
     // only idle the seed. 40 pieces at 2 a second take about 20 s.
     let (m, data) = make_torrent(40 * 16_384, 16_384, 5);
-    let seed = Engine::new(
-        Config {
-            super_seeding: true,
-            ..config(0)
-        },
-        Torrent::Seed(m.clone()),
-        MemoryStore::with_content(data.clone()),
-    )
-    .unwrap();
+    let seed = super_seed(&m, &data);
     let mut net = Net::new(vec![seed, mem_leech(&m, 1)]);
-    net.nodes[0].engine.set_limits(Some(32_768), None);
     net.connect(0, 1);
     net.run(Time::from_millis(60_000), all_done);
     assert!(all_done(&net));
