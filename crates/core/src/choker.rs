@@ -197,14 +197,25 @@ impl Choker {
         if self.is_unchoked(peer) || self.regular.len() >= self.config.unchoke_slots as usize {
             return;
         }
-        if !seeding && c.last_block_at.is_none() {
-            if self.failed.contains(&peer) || c.withholds() {
-                return;
-            }
-            self.probation.push((peer, now));
+        if !seeding && c.last_block_at.is_none() && (self.failed.contains(&peer) || c.withholds()) {
+            return;
         }
-        self.regular.push(peer);
-        changes.push(ChokeChange::Unchoke(peer));
+        self.grant(now, c, seeding, changes);
+    }
+
+    /// Gives `c` a regular slot between rounds; while downloading, a peer that has sent us
+    /// nothing holds it on probation.
+    fn grant(&mut self, now: Time, c: &Candidate, seeding: bool, changes: &mut Vec<ChokeChange>) {
+        if !seeding && c.last_block_at.is_none() {
+            self.probation.push((c.peer, now));
+        }
+        self.regular.push(c.peer);
+        changes.push(ChokeChange::Unchoke(c.peer));
+    }
+
+    /// Whether a peer is on probation ([`Choker::review`] has something to do).
+    pub fn has_probation(&self) -> bool {
+        !self.probation.is_empty()
     }
 
     /// Every second: a peer on probation that sent us a block keeps its slot until the next
@@ -224,16 +235,15 @@ impl Choker {
         }
         let mut expired = Vec::new();
         self.probation.retain(|&(peer, since)| {
-            let c = candidates.iter().find(|c| c.peer == peer);
-            let sent = c.is_some_and(|c| c.last_block_at.is_some_and(|t| t >= since));
-            if c.is_none() || sent {
+            let Some(c) = candidates.iter().find(|c| c.peer == peer) else {
+                return false;
+            };
+            if c.last_block_at.is_some_and(|t| t >= since) {
                 return false;
             }
-            let withholding = c.is_some_and(|c| {
-                c.withholds()
-                    && c.am_interested_since
-                        .is_some_and(|t| now.saturating_since(t) >= WITHHOLD_GRACE)
-            });
+            let withholding = c.withholds()
+                && c.am_interested_since
+                    .is_some_and(|t| now.saturating_since(t) >= WITHHOLD_GRACE);
             if withholding || now.saturating_since(since) >= PROBATION {
                 expired.push(peer);
                 return false;
@@ -279,21 +289,13 @@ impl Choker {
             .cloned()
             .collect();
         if was_regular {
-            let ranked = self.rank(now, seeding, &others, rng);
-            let next = ranked.into_iter().find(|p| {
-                seeding
-                    || !self.failed.contains(p)
-                        && !others.iter().any(|c| c.peer == *p && c.withholds())
-            });
+            let next = self
+                .rank(now, seeding, &others, rng)
+                .into_iter()
+                .filter_map(|p| others.iter().find(|c| c.peer == p))
+                .find(|c| seeding || !self.failed.contains(&c.peer) && !c.withholds());
             if let Some(next) = next {
-                let sent = others
-                    .iter()
-                    .any(|c| c.peer == next && c.last_block_at.is_some());
-                if !seeding && !sent {
-                    self.probation.push((next, now));
-                }
-                self.regular.push(next);
-                changes.push(ChokeChange::Unchoke(next));
+                self.grant(now, next, seeding, changes);
             }
         } else if let Some(next) = self.draw_optimistic(now, &others, rng) {
             self.optimistic = Some(next);

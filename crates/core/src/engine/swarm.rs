@@ -258,13 +258,15 @@ impl<S: PieceStore> Engine<S> {
                 self.core.super_seed_waive(p);
             }
         }
-        let cands = self.candidates();
-        let mut changes = Vec::new();
-        let c = &mut self.core;
-        let seeding = c.is_seeding();
-        c.choker
-            .review(now, seeding, &cands, &mut c.rng, &mut changes);
-        self.apply_choke(&changes);
+        if self.core.choker.has_probation() {
+            let cands = self.candidates();
+            let mut changes = Vec::new();
+            let c = &mut self.core;
+            let seeding = c.is_seeding();
+            c.choker
+                .review(now, seeding, &cands, &mut c.rng, &mut changes);
+            self.apply_choke(&changes);
+        }
         if stalled {
             self.refill_all();
         }
