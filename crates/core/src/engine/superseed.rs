@@ -8,7 +8,8 @@
 //! second of upload to it (at least two pieces). A revealed piece it finished still counts
 //! against its quota until some *other* peer shows the piece (the strict rule of BEP 16): a
 //! peer that passes pieces on is shown new ones as fast as it trades, and a peer that never
-//! uploads gets one quota and then nothing more from us while the mode lasts. The rule is
+//! uploads gets its quota three times over (a slack of two, [`HOLD_SLACK`]) and then nothing
+//! more from us while the mode lasts. The rule is
 //! lifted whenever it would only idle the seed: for a peer that is the only one downloading
 //! from us, and for everyone when nobody has a request queued at us (peers that cannot reach
 //! each other). Requests for pieces we did not reveal are still served.
@@ -112,9 +113,6 @@ impl<S: PieceStore> Core<S> {
                 }
             }
         }
-        let Some(ss) = &mut self.super_seed else {
-            return;
-        };
         if let Some(at) = p.revealed.iter().position(|&r| r == piece) {
             p.revealed.swap_remove(at);
             if !seen_before {
