@@ -196,17 +196,15 @@ fn cmd_freerider(opts: &Opts) -> Result<Vec<scenario::FreeRider>, String> {
 const FREE_RIDER_SEEDS: u64 = 8;
 
 fn print_free_rider(contributors: usize, seed: u64, r: &scenario::FreeRider) {
-    {
-        out!(
-            "free rider among {contributors} contributors ({}), seed {seed}: median \
-             contributor {:.2} s, free rider {}, ratio {}",
-            after_done_label(r.after),
-            r.median_contributor.unwrap_or(f64::NAN),
-            r.free_rider
-                .map_or("did not finish".into(), |t| format!("{t:.2} s")),
-            r.ratio.map_or("-".into(), |v| format!("{v:.2}")),
-        );
-    }
+    out!(
+        "free rider among {contributors} contributors ({}), seed {seed}: median \
+         contributor {:.2} s, free rider {}, ratio {}",
+        after_done_label(r.after),
+        r.median_contributor.unwrap_or(f64::NAN),
+        r.free_rider
+            .map_or("did not finish".into(), |t| format!("{t:.2} s")),
+        r.ratio.map_or("-".into(), |v| format!("{v:.2}")),
+    );
 }
 
 fn after_done_label(after: AfterDone) -> &'static str {
