@@ -261,6 +261,7 @@ impl<S: PieceStore> Engine<S> {
         let c = &mut self.core;
         if !p.peer_choking && p.am_interested {
             let target = p.target_depth(c.now, c.config.pipeline_depth) as usize;
+            let was_idle = p.requests.is_empty();
             let mut want = target.saturating_sub(p.requests.len());
             while want > 0 {
                 // The donor: the longest pipeline, lowest key on ties.
@@ -287,7 +288,9 @@ impl<S: PieceStore> Engine<S> {
                 c.emit_request(&mut p, block);
                 want -= 1;
             }
-            if !p.requests.is_empty() && p.requests.len() <= want {
+            // As in `fill_requests`: an idle pipeline's request timeout starts now, not at the
+            // last block it delivered (or at the connection, if it never delivered one).
+            if was_idle && !p.requests.is_empty() {
                 p.progress_at = c.now;
             }
         }

@@ -840,3 +840,40 @@ fn stalled_requests_move_to_another_peer() {
     assert!(net.nodes[1].engine.is_complete());
     assert_eq!(net.nodes[1].engine.store().content().unwrap(), &data[..]);
 }
+
+#[test]
+fn requests_taken_over_by_an_idle_peer_get_a_fresh_timeout() {
+    // A slow seed (node 0) holds the leecher's (node 1) requests; B (node 2) has no regular
+    // slots and advertises `reqq` 4, so it keeps the leecher choked.
+    let (m, data) = make_torrent(30 * 16_384, 16_384, 21);
+    let slow = Config {
+        upload_limit: Some(2_048),
+        ..config(0)
+    };
+    let store = MemoryStore::with_content(data.clone());
+    let a = Engine::new(slow, Torrent::Seed(m.clone()), store).unwrap();
+    let no_slots = Config {
+        unchoke_slots: 0,
+        pipeline_depth: 4,
+        ..config(2)
+    };
+    let store = MemoryStore::with_content(data.clone());
+    let b = Engine::new(no_slots, Torrent::Seed(m.clone()), store).unwrap();
+    let mut net = Net::new(vec![a, mem_leech(&m, 1), b]);
+    net.connect(1, 0);
+    net.connect(1, 2);
+    net.run(Time::from_millis(500), |_| false);
+    // 31 s after connecting, B unchokes the leecher, whose pipeline there is idle, and the
+    // leecher takes over as many requests as B accepts from the slow seed.
+    let leech = &mut net.nodes[1].engine;
+    assert!(leech.peers[&key(0)].requests.len() >= 8);
+    let now = Time::from_millis(31_000);
+    leech.core.now = now;
+    leech.peers.get_mut(&key(2)).unwrap().peer_choking = false;
+    leech.steal(key(2));
+    let b = &leech.peers[&key(2)];
+    assert_eq!(b.requests.len(), 4);
+    // Their timeout runs from now, not from the connection: the next tick must not find B
+    // stalled after 30 s without a block.
+    assert_eq!(b.progress_at, now);
+}
