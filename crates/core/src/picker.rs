@@ -21,8 +21,9 @@
 //!    [`RANDOM_FIRST_PIECES`] pieces the piece is random instead (fast start: a common piece
 //!    arrives sooner and gives us something to trade).
 //! 3. Endgame, once every missing block is requested (all missing pieces are in flight with
-//!    every block requested, or have no source): a block already requested from someone else,
-//!    at most [`ENDGAME_MAX_REQUESTS`] times; the engine cancels the copies when one arrives.
+//!    every block requested, or have no source) and at most [`ENDGAME_BLOCKS`] blocks are left
+//!    to arrive: a block already requested from someone else, at most [`ENDGAME_MAX_REQUESTS`]
+//!    times; the engine cancels the copies when one arrives.
 //!
 //! [`PickMode::Random`] replaces rule 2 by a uniform choice; it exists to measure what
 //! rarest-first gains in the simulator.
@@ -51,6 +52,12 @@ pub const RANDOM_FIRST_PIECES: u32 = 4;
 pub const SCAN_BUDGET: u64 = 64;
 /// In endgame, a block is requested from at most this many peers at once.
 pub const ENDGAME_MAX_REQUESTS: u8 = 2;
+/// Endgame copies are requested only once at most this many blocks are left to arrive (one
+/// 256 KiB piece's worth). With every missing block requested across a few deep pipelines,
+/// copying them all would fill the downlink that the last blocks need with bytes that arrive
+/// twice; before this point a peer that runs dry takes over queued requests instead (the
+/// engine's steal), which moves a request rather than copying it.
+pub const ENDGAME_BLOCKS: u32 = 16;
 
 /// Exactly one per piece; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -496,6 +503,16 @@ impl Picker {
         asked: impl Fn(BlockInfo) -> bool,
     ) -> Option<Pick> {
         let n = self.flights.len();
+        let left: u32 = self
+            .flights
+            .iter()
+            .filter(|f| f.piece != NONE)
+            .map(|f| len_u32(&f.blocks) - f.received)
+            .sum();
+        self.work += n as u64;
+        if left > ENDGAME_BLOCKS {
+            return None;
+        }
         let mut best: Option<(u8, BlockInfo)> = None;
         let mut work = 0u64;
         for k in 0..n {

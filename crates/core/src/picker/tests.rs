@@ -292,6 +292,49 @@ fn endgame_duplicates_are_bounded_and_skip_blocks_already_asked() {
 }
 
 #[test]
+fn endgame_copies_wait_until_few_blocks_are_left() {
+    // Three pieces of 16 blocks, all requested from peer A: endgame, with 48 blocks to come.
+    let l = lengths(3, 16 * BLOCK_LEN);
+    let mut rng = Rng::new(9);
+    let mut p = Picker::new(l, &Bitfield::new(3), PickMode::RarestFirst, &mut rng);
+    let all = Bitfield::full(3);
+    p.add_peer(&all);
+    let mut asked_by_a = Vec::new();
+    while let Some(pick) = p.pick(&all, None, |b| asked_by_a.contains(&b), &mut rng) {
+        if pick.duplicate {
+            break;
+        }
+        asked_by_a.push(pick.block);
+    }
+    assert_eq!(asked_by_a.len(), 48);
+    assert!(p.in_endgame());
+    // Peer B gets no copy while more than ENDGAME_BLOCKS blocks are left to arrive.
+    let b_asked: Vec<BlockInfo> = Vec::new();
+    assert!(p
+        .pick(&all, None, |b| b_asked.contains(&b), &mut rng)
+        .is_none());
+    let left = 48 - ENDGAME_BLOCKS as usize;
+    for block in &asked_by_a[..left - 1] {
+        assert!(matches!(p.received(*block), Received::New { .. }));
+    }
+    assert!(p.pick(&all, None, never, &mut rng).is_none());
+    check(&p);
+    // One more arrives: ENDGAME_BLOCKS are left, and B may copy each of them once.
+    assert!(matches!(
+        p.received(asked_by_a[left - 1]),
+        Received::New { .. }
+    ));
+    let mut copies = Vec::new();
+    while let Some(pick) = p.pick(&all, None, |b| copies.contains(&b), &mut rng) {
+        assert!(pick.duplicate);
+        assert!(asked_by_a[left..].contains(&pick.block));
+        copies.push(pick.block);
+    }
+    assert_eq!(copies.len(), ENDGAME_BLOCKS as usize);
+    check(&p);
+}
+
+#[test]
 fn set_wanted_moves_between_missing_and_not_needed() {
     let l = lengths(10, BLOCK_LEN);
     let mut rng = Rng::new(6);
