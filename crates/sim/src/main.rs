@@ -193,7 +193,7 @@ fn cmd_freerider(opts: &Opts) -> Result<Vec<scenario::FreeRider>, String> {
 }
 
 /// Simulation seeds the free-rider report runs by default (1..=this).
-const FREE_RIDER_SEEDS: u64 = 8;
+const FREE_RIDER_SEEDS: u64 = 16;
 
 fn print_free_rider(contributors: usize, seed: u64, r: &scenario::FreeRider) {
     out!(

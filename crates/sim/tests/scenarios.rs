@@ -2,7 +2,7 @@
 //! `tabswarm-sim report`). Each run is deterministic; a failing assertion prints its seed.
 
 use tabswarm_sim::scenario::{
-    bounds, run, Outcome, Params, PickModeName, Profile, SeedLeaves, MIB,
+    bounds, free_rider, run, AfterDone, Outcome, Params, PickModeName, Profile, SeedLeaves, MIB,
 };
 
 /// A small version of the standard setting: 4 MiB in 64 KiB pieces, same capacities and
@@ -123,16 +123,31 @@ fn free_rider_still_finishes_and_uploads_nothing() {
     }
 }
 
-/// The acceptance target of issue 3, not met (see bench/results/sim.md): at this size the
-/// free rider finishes 1.1-1.9x the median contributor's time (seeds 1-6), at full size
-/// 1.66-1.99x (seeds 1-8); optimistic unchokes from newly joined contributors feed it.
+/// Issue 3's tit-for-tat target at full size (F = 64 MiB, 20 contributors that leave when
+/// done and are replaced), not met: single runs give 1.51-3.52x, median 1.89 (seeds 1-16,
+/// bench/results/sim.md); optimistic unchokes and a seed slot feed the free rider (DESIGN.md).
+/// Checked on the median of four seeds, since single runs vary this much.
 #[test]
-#[ignore = "tit-for-tat target (free rider >= 2x the median contributor) not met yet"]
-fn free_rider_takes_twice_as_long() {
-    let o = free_rider_run(4);
-    let median = o.median_contributor().expect("contributors finished");
-    let fr = o.finish[20].expect("the free rider still finishes");
-    assert!(fr >= 2.0 * median, "free rider {fr} median {median}");
+#[ignore = "tit-for-tat target (free rider >= 2x the median contributor) not met"]
+fn free_rider_takes_twice_as_long_in_the_median_run() {
+    let mut ratios: Vec<f64> = (1..=4)
+        .map(|seed| {
+            let r = free_rider(20, seed, AfterDone::Replaced);
+            let fr = r.free_rider.expect("the free rider still finishes");
+            // Index 0 is the seed, 1-20 the contributors, 21 the free rider.
+            assert_eq!(
+                r.outcome.uploaded[21], 0,
+                "seed {seed}: the free rider uploaded"
+            );
+            let ratio = r.ratio.expect("contributors finished");
+            eprintln!("seed {seed}: free rider {fr:.2} s, ratio {ratio:.2}");
+            assert!(ratio > 1.5, "seed {seed}: ratio {ratio:.2}");
+            ratio
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = (ratios[1] + ratios[2]) / 2.0;
+    assert!(median >= 2.0, "median ratio {median:.2} of {ratios:.2?}");
 }
 
 #[test]
