@@ -197,10 +197,15 @@ impl Choker {
         if self.is_unchoked(peer) || self.regular.len() >= self.config.unchoke_slots as usize {
             return;
         }
-        if !seeding && c.last_block_at.is_none() && (self.failed.contains(&peer) || c.withholds()) {
-            return;
+        if self.may_take_free_slot(c, seeding) {
+            self.grant(now, c, seeding, changes);
         }
-        self.grant(now, c, seeding, changes);
+    }
+
+    /// Whether `c` may be given a slot between rounds: while we download, not if it has sent
+    /// us nothing and either withholds or already failed a probation.
+    fn may_take_free_slot(&self, c: &Candidate, seeding: bool) -> bool {
+        seeding || c.last_block_at.is_some() || !(self.failed.contains(&c.peer) || c.withholds())
     }
 
     /// Gives `c` a regular slot between rounds; while downloading, a peer that has sent us
@@ -293,7 +298,7 @@ impl Choker {
                 .rank(now, seeding, &others, rng)
                 .into_iter()
                 .filter_map(|p| others.iter().find(|c| c.peer == p))
-                .find(|c| seeding || !self.failed.contains(&c.peer) && !c.withholds());
+                .find(|c| self.may_take_free_slot(c, seeding));
             if let Some(next) = next {
                 self.grant(now, next, seeding, changes);
             }

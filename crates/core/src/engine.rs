@@ -744,13 +744,9 @@ impl<S: PieceStore> Engine<S> {
                 self.core.pending.push_back(Deferred::RequestMetadata);
             }
         }
-        let cands = self.candidates();
-        let mut changes = Vec::new();
-        let c = &mut self.core;
-        let seeding = c.is_seeding();
-        c.choker
-            .on_leave(c.now, key, seeding, &cands, &mut c.rng, &mut changes);
-        self.apply_choke(&changes);
+        self.choke_round(|ch, now, seeding, cands, rng, out| {
+            ch.on_leave(now, key, seeding, cands, rng, out);
+        });
         // Blocks it held may now go to others.
         self.refill_all();
     }

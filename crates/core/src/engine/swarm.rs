@@ -7,8 +7,9 @@
 use super::{
     Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, BAN_STRIKES, TICK,
 };
-use crate::choker::{Candidate, ChokeChange};
+use crate::choker::{Candidate, ChokeChange, Choker};
 use crate::lengths::PieceIndex;
+use crate::rng::Rng;
 use crate::store::PieceStore;
 use crate::time::Time;
 use crate::wire::Message;
@@ -26,13 +27,9 @@ impl<S: PieceStore> Engine<S> {
                     }
                 }
                 Deferred::NotInterested(key) => {
-                    let cands = self.candidates();
-                    let mut changes = Vec::new();
-                    let c = &mut self.core;
-                    let seeding = c.is_seeding();
-                    c.choker
-                        .on_leave(c.now, key, seeding, &cands, &mut c.rng, &mut changes);
-                    self.apply_choke(&changes);
+                    self.choke_round(|ch, now, seeding, cands, rng, out| {
+                        ch.on_leave(now, key, seeding, cands, rng, out);
+                    });
                 }
                 Deferred::Disconnect(key, reason) => self.disconnect(key, reason),
                 Deferred::Metadata(m) => self.install_metadata(*m),
@@ -70,6 +67,27 @@ impl<S: PieceStore> Engine<S> {
                 }
             }
         }
+    }
+
+    /// Runs one choker decision over every connected peer, at the current time, and carries
+    /// out the changes it makes.
+    pub(super) fn choke_round(
+        &mut self,
+        decide: impl FnOnce(&mut Choker, Time, bool, &[Candidate], &mut Rng, &mut Vec<ChokeChange>),
+    ) {
+        let cands = self.candidates();
+        let mut changes = Vec::new();
+        let c = &mut self.core;
+        let seeding = c.is_seeding();
+        decide(
+            &mut c.choker,
+            c.now,
+            seeding,
+            &cands,
+            &mut c.rng,
+            &mut changes,
+        );
+        self.apply_choke(&changes);
     }
 
     pub(super) fn apply_choke(&mut self, changes: &[ChokeChange]) {
@@ -205,13 +223,7 @@ impl<S: PieceStore> Engine<S> {
             self.refill_all();
         }
         if self.core.choker.next_rechoke() <= now {
-            let cands = self.candidates();
-            let mut changes = Vec::new();
-            let c = &mut self.core;
-            let seeding = c.is_seeding();
-            c.choker
-                .rechoke(now, seeding, &cands, &mut c.rng, &mut changes);
-            self.apply_choke(&changes);
+            self.choke_round(Choker::rechoke);
         }
         if self.core.next_tick <= now {
             self.core.next_tick = now + TICK;
@@ -259,13 +271,7 @@ impl<S: PieceStore> Engine<S> {
             }
         }
         if self.core.choker.has_probation() {
-            let cands = self.candidates();
-            let mut changes = Vec::new();
-            let c = &mut self.core;
-            let seeding = c.is_seeding();
-            c.choker
-                .review(now, seeding, &cands, &mut c.rng, &mut changes);
-            self.apply_choke(&changes);
+            self.choke_round(Choker::review);
         }
         if stalled {
             self.refill_all();
