@@ -17,7 +17,14 @@
 //!   or its peer was promoted to a regular slot or lost interest: one random interested peer
 //!   without a regular slot is unchoked. A peer is *new* while it has been connected for less
 //!   than one `optimistic_interval`; new peers are three times as likely to be drawn, since
-//!   they have nothing to trade yet.
+//!   they have nothing to trade yet. While we download, the slot is a chance to reciprocate,
+//!   so a peer that *withholds* (below) is a third as likely to be drawn as one that does not:
+//!   it already knows we want its pieces and keeps us choked. If the optimistic peer still
+//!   withholds at a rechoke a full `rechoke_interval` after it got the slot, the slot moves
+//!   on at that rechoke, and that peer is not drawn again while others wait, until it sends
+//!   us a block. An honest peer whose slots are full is only drawn less often; a free rider
+//!   gets each peer's optimistic slot for one round instead of three, and from each peer
+//!   about once.
 //! - **Anti-snubbing**: a peer is *snubbed* when we have been interested in it for at least
 //!   `snub_timeout` (60 s) and it sent us no block during the last `snub_timeout`. While we are
 //!   downloading, a snubbed peer cannot hold a regular slot (it can still be drawn optimistic).
@@ -100,12 +107,17 @@ pub struct Choker {
     config: ChokerConfig,
     regular: Vec<PeerKey>,
     optimistic: Option<PeerKey>,
+    /// When the optimistic peer got the slot.
+    optimistic_since: Time,
     next_rechoke: Time,
     next_optimistic: Time,
     /// Regular slots handed out between rounds to peers that had sent us nothing, and when.
     probation: Vec<(PeerKey, Time)>,
     /// Peers that sent us nothing during their probation: no more slots between rounds.
     failed: Vec<PeerKey>,
+    /// Peers that withheld through a round in the optimistic slot: not drawn again while
+    /// others wait, until they send us a block.
+    spurned: Vec<PeerKey>,
 }
 
 /// How long a peer unchoked between rounds may send us nothing before its slot moves on.
@@ -123,10 +135,12 @@ impl Choker {
             config,
             regular: Vec::new(),
             optimistic: None,
+            optimistic_since: now,
             next_rechoke,
             next_optimistic: now,
             probation: Vec::new(),
             failed: Vec::new(),
+            spurned: Vec::new(),
         }
     }
 
@@ -172,13 +186,28 @@ impl Choker {
             .into_iter()
             .take(self.config.unchoke_slots as usize)
             .collect();
-        let keep_optimistic = self.optimistic.is_some_and(|p| {
-            now < self.next_optimistic
-                && !self.regular.contains(&p)
-                && candidates.iter().any(|c| c.peer == p && c.peer_interested)
+        self.spurned.retain(|p| {
+            candidates
+                .iter()
+                .any(|c| c.peer == *p && c.last_block_at.is_none())
         });
+        let held = now.saturating_since(self.optimistic_since) >= self.config.rechoke_interval;
+        let optimistic = self
+            .optimistic
+            .and_then(|p| candidates.iter().find(|c| c.peer == p));
+        let spurns = optimistic.is_some_and(|c| held && c.withholds());
+        let keep_optimistic = optimistic.is_some_and(|c| {
+            now < self.next_optimistic
+                && !self.regular.contains(&c.peer)
+                && c.peer_interested
+                && !spurns
+        });
+        if spurns {
+            self.spurned.extend(self.optimistic);
+        }
         if !keep_optimistic {
             self.optimistic = self.draw_optimistic(now, candidates, rng);
+            self.optimistic_since = now;
             self.next_optimistic = now + self.config.optimistic_interval;
         }
         self.diff(&before, candidates, changes);
@@ -304,6 +333,7 @@ impl Choker {
             }
         } else if let Some(next) = self.draw_optimistic(now, &others, rng) {
             self.optimistic = Some(next);
+            self.optimistic_since = now;
             changes.push(ChokeChange::Unchoke(next));
         }
     }
@@ -346,7 +376,9 @@ impl Choker {
         ranked.into_iter().map(|(_, _, _, _, p)| p).collect()
     }
 
-    /// A weighted draw among interested peers without a regular slot; new peers weigh 3.
+    /// A weighted draw among interested peers without a regular slot: new peers weigh three
+    /// times as much, and so do peers that do not withhold. Spurned peers are drawn only if
+    /// nobody else waits.
     fn draw_optimistic(
         &self,
         now: Time,
@@ -354,16 +386,16 @@ impl Choker {
         rng: &mut Rng,
     ) -> Option<PeerKey> {
         let weight = |c: &Candidate| -> u64 {
-            if now.saturating_since(c.connected_at) < self.config.optimistic_interval {
-                3
-            } else {
-                1
-            }
+            let new = now.saturating_since(c.connected_at) < self.config.optimistic_interval;
+            (if new { 3 } else { 1 }) * (if c.withholds() { 1 } else { 3 })
         };
-        let pool: Vec<&Candidate> = candidates
+        let mut pool: Vec<&Candidate> = candidates
             .iter()
             .filter(|c| c.peer_interested && !self.regular.contains(&c.peer))
             .collect();
+        if pool.iter().any(|c| !self.spurned.contains(&c.peer)) {
+            pool.retain(|c| !self.spurned.contains(&c.peer));
+        }
         let total: u64 = pool.iter().map(|c| weight(c)).sum();
         let mut pick = rng.below(total);
         for c in pool {
@@ -498,6 +530,99 @@ mod tests {
             changed |= ch.optimistic() != Some(first);
         }
         assert!(changed);
+    }
+
+    /// A peer that has pieces we want, keeps us choked and never sent us a block.
+    fn withholding(key: u64) -> Candidate {
+        let mut c = cand(key, true, 0, 0);
+        c.am_interested_since = Some(Time::ZERO);
+        c.chokes_us = true;
+        c
+    }
+
+    #[test]
+    fn optimistic_draws_favour_peers_that_do_not_withhold() {
+        let mut rng = Rng::new(12);
+        let mut changes = Vec::new();
+        let mut wins_open = 0;
+        for _ in 0..3000 {
+            let mut cands: Vec<Candidate> = (0..4).map(|i| cand(i, true, 1000, 0)).collect();
+            cands.push(withholding(10));
+            cands.push(cand(11, true, 0, 0));
+            let mut ch = Choker::new(ChokerConfig::default(), Time::ZERO);
+            ch.rechoke(secs(100), false, &cands, &mut rng, &mut changes);
+            if ch.optimistic() == Some(PeerKey(11)) {
+                wins_open += 1;
+            }
+        }
+        // Expected 3/4 of 3000 = 2250.
+        assert!((2100..2400).contains(&wins_open), "{wins_open}");
+    }
+
+    #[test]
+    fn optimistic_peer_that_withholds_through_a_round_loses_the_slot() {
+        let mut ch = Choker::new(ChokerConfig::default(), Time::ZERO);
+        let mut rng = Rng::new(13);
+        let mut changes = Vec::new();
+        let fast: Vec<Candidate> = (0..4).map(|i| cand(i, true, 1000, 0)).collect();
+        let with =
+            |extra: &[Candidate]| -> Vec<Candidate> { fast.iter().chain(extra).cloned().collect() };
+        let mut w = withholding(10);
+        let mut x = cand(11, true, 0, 0);
+        x.peer_interested = false;
+        // Only w waits: it gets the optimistic slot at t = 10.
+        ch.rechoke(
+            secs(10),
+            false,
+            &with(&[w.clone(), x.clone()]),
+            &mut rng,
+            &mut changes,
+        );
+        assert_eq!(ch.optimistic(), Some(PeerKey(10)));
+        // A round later it still withholds: the slot moves on to x, 20 s early.
+        x.peer_interested = true;
+        ch.rechoke(
+            secs(20),
+            false,
+            &with(&[w.clone(), x.clone()]),
+            &mut rng,
+            &mut changes,
+        );
+        assert_eq!(ch.optimistic(), Some(PeerKey(11)));
+        // At the next rotations w is not drawn while x waits.
+        for t in [50, 80, 110] {
+            ch.rechoke(
+                secs(t),
+                false,
+                &with(&[w.clone(), x.clone()]),
+                &mut rng,
+                &mut changes,
+            );
+            assert_eq!(ch.optimistic(), Some(PeerKey(11)), "t = {t}");
+        }
+        // Nobody else waits: w may have the slot again.
+        x.peer_interested = false;
+        ch.rechoke(
+            secs(140),
+            false,
+            &with(&[w.clone(), x.clone()]),
+            &mut rng,
+            &mut changes,
+        );
+        assert_eq!(ch.optimistic(), Some(PeerKey(10)));
+        // Once it has sent us a block it no longer withholds and keeps the slot for 30 s.
+        w.last_block_at = Some(secs(145));
+        x.peer_interested = true;
+        for t in [150, 160] {
+            ch.rechoke(
+                secs(t),
+                false,
+                &with(&[w.clone(), x.clone()]),
+                &mut rng,
+                &mut changes,
+            );
+            assert_eq!(ch.optimistic(), Some(PeerKey(10)), "t = {t}");
+        }
     }
 
     #[test]
