@@ -569,28 +569,8 @@ mod tests {
             |extra: &[Candidate]| -> Vec<Candidate> { fast.iter().chain(extra).cloned().collect() };
         let mut w = withholding(10);
         let mut x = cand(11, true, 0, 0);
-        x.peer_interested = false;
-        // Only w waits: it gets the optimistic slot at t = 10.
-        ch.rechoke(
-            secs(10),
-            false,
-            &with(&[w.clone(), x.clone()]),
-            &mut rng,
-            &mut changes,
-        );
-        assert_eq!(ch.optimistic(), Some(PeerKey(10)));
-        // A round later it still withholds: the slot moves on to x, 20 s early.
-        x.peer_interested = true;
-        ch.rechoke(
-            secs(20),
-            false,
-            &with(&[w.clone(), x.clone()]),
-            &mut rng,
-            &mut changes,
-        );
-        assert_eq!(ch.optimistic(), Some(PeerKey(11)));
-        // At the next rotations w is not drawn while x waits.
-        for t in [50, 80, 110] {
+        // One rechoke at `t` seconds with w and x besides the fast four: who is optimistic.
+        let mut round = |t: u64, w: &Candidate, x: &Candidate| {
             ch.rechoke(
                 secs(t),
                 false,
@@ -598,30 +578,26 @@ mod tests {
                 &mut rng,
                 &mut changes,
             );
-            assert_eq!(ch.optimistic(), Some(PeerKey(11)), "t = {t}");
+            ch.optimistic()
+        };
+        x.peer_interested = false;
+        // Only w waits: it gets the optimistic slot at t = 10.
+        assert_eq!(round(10, &w, &x), Some(PeerKey(10)));
+        // A round later it still withholds: the slot moves on to x, 20 s early.
+        x.peer_interested = true;
+        assert_eq!(round(20, &w, &x), Some(PeerKey(11)));
+        // At the next rotations w is not drawn while x waits.
+        for t in [50, 80, 110] {
+            assert_eq!(round(t, &w, &x), Some(PeerKey(11)), "t = {t}");
         }
         // Nobody else waits: w may have the slot again.
         x.peer_interested = false;
-        ch.rechoke(
-            secs(140),
-            false,
-            &with(&[w.clone(), x.clone()]),
-            &mut rng,
-            &mut changes,
-        );
-        assert_eq!(ch.optimistic(), Some(PeerKey(10)));
+        assert_eq!(round(140, &w, &x), Some(PeerKey(10)));
         // Once it has sent us a block it no longer withholds and keeps the slot for 30 s.
         w.last_block_at = Some(secs(145));
         x.peer_interested = true;
         for t in [150, 160] {
-            ch.rechoke(
-                secs(t),
-                false,
-                &with(&[w.clone(), x.clone()]),
-                &mut rng,
-                &mut changes,
-            );
-            assert_eq!(ch.optimistic(), Some(PeerKey(10)), "t = {t}");
+            assert_eq!(round(t, &w, &x), Some(PeerKey(10)), "t = {t}");
         }
     }
 
