@@ -81,6 +81,16 @@ fn never(_: BlockInfo) -> bool {
     false
 }
 
+/// Picks for one peer that never asks for a block twice, until the picker has nothing more
+/// for it.
+fn pick_all(p: &mut Picker, has: &Bitfield, rng: &mut Rng) -> Vec<Pick> {
+    let mut picks: Vec<Pick> = Vec::new();
+    while let Some(pick) = p.pick(has, None, |b| picks.iter().any(|x| x.block == b), rng) {
+        picks.push(pick);
+    }
+    picks
+}
+
 #[test]
 fn availability_buckets_follow_adds_haves_and_removals() {
     let l = lengths(50, BLOCK_LEN);
@@ -259,14 +269,9 @@ fn endgame_duplicates_are_bounded_and_skip_blocks_already_asked() {
     let mut p = Picker::new(l, &Bitfield::new(2), PickMode::RarestFirst, &mut rng);
     let all = Bitfield::full(2);
     p.add_peer(&all);
-    let mut asked_by_a = Vec::new();
-    while let Some(pick) = p.pick(&all, None, never, &mut rng) {
-        assert!(!pick.duplicate);
-        asked_by_a.push(pick.block);
-        if asked_by_a.len() == 4 {
-            break;
-        }
-    }
+    let picks = pick_all(&mut p, &all, &mut rng);
+    assert!(picks.iter().all(|pick| !pick.duplicate));
+    let asked_by_a: Vec<BlockInfo> = picks.iter().map(|pick| pick.block).collect();
     assert_eq!(asked_by_a.len(), 4);
     assert!(p.in_endgame());
     check(&p);
@@ -276,14 +281,9 @@ fn endgame_duplicates_are_bounded_and_skip_blocks_already_asked() {
         .is_none());
     // Peer B gets every block once as a duplicate; a third peer gets none (at most
     // ENDGAME_MAX_REQUESTS = 2 requests per block).
-    for _ in 0..1 {
-        let mut mine: Vec<BlockInfo> = Vec::new();
-        while let Some(pick) = p.pick(&all, None, |b| mine.contains(&b), &mut rng) {
-            assert!(pick.duplicate);
-            mine.push(pick.block);
-        }
-        assert_eq!(mine.len(), 4);
-    }
+    let copies = pick_all(&mut p, &all, &mut rng);
+    assert!(copies.iter().all(|pick| pick.duplicate));
+    assert_eq!(copies.len(), 4);
     assert!(p.pick(&all, None, never, &mut rng).is_none());
     // A block arriving settles it; its copies are cancelled by the engine.
     assert_eq!(p.received(asked_by_a[0]), Received::New { complete: false });
@@ -299,20 +299,13 @@ fn endgame_copies_wait_until_few_blocks_are_left() {
     let mut p = Picker::new(l, &Bitfield::new(3), PickMode::RarestFirst, &mut rng);
     let all = Bitfield::full(3);
     p.add_peer(&all);
-    let mut asked_by_a = Vec::new();
-    while let Some(pick) = p.pick(&all, None, |b| asked_by_a.contains(&b), &mut rng) {
-        if pick.duplicate {
-            break;
-        }
-        asked_by_a.push(pick.block);
-    }
+    let picks = pick_all(&mut p, &all, &mut rng);
+    assert!(picks.iter().all(|pick| !pick.duplicate));
+    let asked_by_a: Vec<BlockInfo> = picks.iter().map(|pick| pick.block).collect();
     assert_eq!(asked_by_a.len(), 48);
     assert!(p.in_endgame());
     // Peer B gets no copy while more than ENDGAME_BLOCKS blocks are left to arrive.
-    let b_asked: Vec<BlockInfo> = Vec::new();
-    assert!(p
-        .pick(&all, None, |b| b_asked.contains(&b), &mut rng)
-        .is_none());
+    assert!(p.pick(&all, None, never, &mut rng).is_none());
     let left = 48 - ENDGAME_BLOCKS as usize;
     for block in &asked_by_a[..left - 1] {
         assert!(matches!(p.received(*block), Received::New { .. }));
@@ -324,12 +317,10 @@ fn endgame_copies_wait_until_few_blocks_are_left() {
         p.received(asked_by_a[left - 1]),
         Received::New { .. }
     ));
-    let mut copies = Vec::new();
-    while let Some(pick) = p.pick(&all, None, |b| copies.contains(&b), &mut rng) {
-        assert!(pick.duplicate);
-        assert!(asked_by_a[left..].contains(&pick.block));
-        copies.push(pick.block);
-    }
+    let copies = pick_all(&mut p, &all, &mut rng);
+    assert!(copies
+        .iter()
+        .all(|pick| pick.duplicate && asked_by_a[left..].contains(&pick.block)));
     assert_eq!(copies.len(), ENDGAME_BLOCKS as usize);
     check(&p);
 }
