@@ -691,6 +691,44 @@ impl<S: PieceStore> Engine<S> {
             .collect()
     }
 
+    /// Bytes held in piece buffers (blocks of pieces being assembled).
+    pub fn piece_buffer_bytes(&self) -> u64 {
+        self.core.buffers.values().map(|b| b.data.len() as u64).sum()
+    }
+
+    /// Checks the engine's trust-boundary invariants; for tests and fuzzing. Every piece
+    /// buffer belongs to a piece the picker has in flight (so it was allocated for a request
+    /// we sent), and every outstanding request lies inside the torrent.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let c = &self.core;
+        let Some(picker) = &c.picker else {
+            if c.buffers.is_empty() {
+                return Ok(());
+            }
+            return Err("piece buffers before the metadata".into());
+        };
+        let lengths = picker.lengths();
+        for &index in c.buffers.keys() {
+            let piece = lengths
+                .validate_piece(index)
+                .ok_or_else(|| format!("buffer for piece {index} outside the torrent"))?;
+            if picker.state(piece) != PieceState::InFlight {
+                return Err(format!("buffer for piece {index}, which is not in flight"));
+            }
+        }
+        for p in self.peers.values() {
+            for (b, _) in &p.requests {
+                if lengths
+                    .validate_block(b.piece.get(), b.begin, b.len)
+                    .is_none()
+                {
+                    return Err(format!("request {b:?} outside the torrent"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Decisions recorded since the last call (with [`Config::trace`]).
     pub fn take_trace(&mut self) -> Vec<TraceEvent> {
         std::mem::take(&mut self.core.trace)
