@@ -49,10 +49,12 @@
 //! pipelined per peer: the depth follows the peer's recent rate (about 1.5 s of data in flight,
 //! at least 8 requests), capped by `config.pipeline_depth` and the peer's `reqq`. Every piece
 //! is SHA-1 checked before we announce it with `have`; a failed piece is discarded and fetched
-//! again, and a peer that contributed to [`BAN_STRIKES`] failed pieces is disconnected and its
-//! peer id banned. Requests a peer leaves unanswered for `request_timeout` are withdrawn and
+//! again, and a peer proven to have sent wrong data [`Config::ban_strikes`] times is
+//! disconnected and its peer id banned. Requests a peer leaves unanswered for `request_timeout` are withdrawn and
 //! picked again elsewhere; a choke withdraws them too (no BEP 6, so the peer dropped them).
-//! Blocks we did not ask for are kept if they fill a hole but are not credited to the peer.
+//! Only blocks that answer our requests are kept (see `download`); a peer that keeps sending
+//! others is disconnected. When several peers sent blocks of a failed piece, only those whose
+//! blocks are proven wrong are struck (see `swarm`).
 //!
 //! # Uploading
 //! Requests from a peer we unchoked are served in order, as long as the peer's transport holds
@@ -67,6 +69,8 @@
 //! again.
 
 mod download;
+#[cfg(test)]
+mod hostile_tests;
 mod metadata;
 mod peer;
 mod superseed;
@@ -74,13 +78,13 @@ mod swarm;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
 use crate::bitfield::{Bitfield, BitfieldError};
 use crate::choker::{Choker, ChokerConfig};
-use crate::lengths::{BlockInfo, PieceIndex};
+use crate::lengths::{BlockInfo, Lengths, PieceIndex};
 use crate::metainfo::{InfoHash, Metainfo};
 use crate::picker::{PickMode, Picker, PieceState};
 use crate::rate::{RateEstimator, TokenBucket};
@@ -97,7 +101,7 @@ use superseed::SuperSeed;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerKey(pub u64);
 
-/// A peer involved in this many failed pieces is disconnected and banned.
+/// The default of [`Config::ban_strikes`].
 pub const BAN_STRIKES: u32 = 3;
 /// Sends are cut at about this size (Chrome's data channels take up to 256 KiB per message).
 pub const SEND_CHUNK: usize = 64 * 1024;
@@ -141,6 +145,10 @@ pub struct Config {
     /// As the initial seed, reveal pieces a few at a time (BEP 16 super-seeding) so that each
     /// piece leaves us once before any leaves twice; see the `superseed` module.
     pub super_seeding: bool,
+    /// A peer proven to have sent wrong data this many times (blocks of failed pieces, or
+    /// metadata that failed the info hash) is disconnected and its peer id banned for the
+    /// engine's life.
+    pub ban_strikes: u32,
 }
 
 impl Config {
@@ -169,6 +177,7 @@ impl Config {
             pick_mode: PickMode::RarestFirst,
             trace: false,
             super_seeding: false,
+            ban_strikes: BAN_STRIKES,
         }
     }
 }
@@ -261,8 +270,10 @@ pub enum DisconnectReason {
     OwnPeerId,
     /// Another connection already has this peer id.
     DuplicatePeerId,
-    /// The peer id is banned for sending bad data ([`BAN_STRIKES`]).
+    /// The peer id is banned for sending bad data ([`Config::ban_strikes`]).
     Banned,
+    /// It kept sending `piece` messages we never asked for.
+    UnrequestedBlock,
     /// Its `bitfield` has the wrong length or spare bits set.
     BadBitfield(BitfieldError),
     /// A `have` for a piece the torrent does not have.
@@ -288,6 +299,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::OwnPeerId => f.write_str("connected to ourselves"),
             DisconnectReason::DuplicatePeerId => f.write_str("duplicate peer id"),
             DisconnectReason::Banned => f.write_str("banned peer"),
+            DisconnectReason::UnrequestedBlock => f.write_str("sent blocks we did not request"),
             DisconnectReason::BadBitfield(e) => write!(f, "bad bitfield: {e}"),
             DisconnectReason::BadHave { index } => write!(f, "have for unknown piece {index}"),
             DisconnectReason::BadBlock { index, begin, len } => {
@@ -391,7 +403,8 @@ struct Core<S> {
     config: Config,
     info_hash: InfoHash,
     meta: Option<Metainfo>,
-    fetch: Option<MetaFetch>,
+    /// Metadata downloads in progress, one per announced size.
+    fetches: BTreeMap<u64, MetaFetch>,
     picker: Option<Picker>,
     have: Bitfield,
     store: S,
@@ -409,11 +422,17 @@ struct Core<S> {
     dirty: Vec<PeerKey>,
     /// Work that touches other peers, queued by per-peer handlers.
     pending: VecDeque<Deferred>,
-    buffers: HashMap<u32, PieceBuf>,
-    strikes: HashMap<[u8; 20], u32>,
-    banned: HashSet<[u8; 20]>,
+    buffers: BTreeMap<u32, PieceBuf>,
+    /// Proven offences per peer id, and the ids banned for them.
+    strikes: BTreeMap<[u8; 20], u32>,
+    banned: BTreeSet<[u8; 20]>,
+    /// Peer ids on parole (see `swarm`).
+    parole: BTreeSet<[u8; 20]>,
+    /// Who sent each block of failed pieces, with the block's hash, per failed attempt: when
+    /// the piece passes, the senders of blocks that differ from the good ones are proven bad.
+    suspects: BTreeMap<u32, Vec<Vec<Option<Blame>>>>,
     /// Peer ids of the connections whose handshake we accepted.
-    peer_ids: HashSet<[u8; 20]>,
+    peer_ids: BTreeSet<[u8; 20]>,
     /// Bytes of the pieces in `have`.
     have_bytes: u64,
     downloaded: u64,
@@ -430,10 +449,28 @@ struct Core<S> {
     end_super_seeding: bool,
 }
 
-/// Blocks of one piece being assembled.
+/// Blocks of one piece being assembled; allocated at the piece's first request.
 struct PieceBuf {
     data: Vec<u8>,
-    senders: Vec<PeerKey>,
+    /// Per block: the connection and peer id that sent it.
+    from: Vec<Option<(PeerKey, [u8; 20])>>,
+}
+
+impl PieceBuf {
+    fn new(lengths: Lengths, piece: PieceIndex) -> PieceBuf {
+        PieceBuf {
+            data: vec![0; lengths.piece_len(piece) as usize],
+            from: vec![None; lengths.blocks_in_piece(piece) as usize],
+        }
+    }
+}
+
+/// One block of a failed piece: who sent it, and its SHA-1.
+#[derive(Clone, Copy)]
+struct Blame {
+    peer: PeerKey,
+    peer_id: [u8; 20],
+    hash: crate::Sha1Digest,
 }
 
 /// Cross-peer work queued by a per-peer handler.
@@ -447,8 +484,8 @@ enum Deferred {
     Disconnect(PeerKey, DisconnectReason),
     /// The metadata arrived and hashed right.
     Metadata(Box<Metainfo>),
-    /// A metadata fetch failed its hash: drop its contributors and start over.
-    MetadataFailed(Vec<PeerKey>),
+    /// The metadata fetch of this size, from these peers, failed its hash.
+    MetadataFailed(u64, Vec<PeerKey>),
     /// Try to fetch metadata pieces from every capable peer.
     RequestMetadata,
     /// Requests went back to the picker: let every peer top up its pipeline.
@@ -496,7 +533,7 @@ impl<S: PieceStore> Engine<S> {
             core: Core {
                 info_hash,
                 meta,
-                fetch: None,
+                fetches: BTreeMap::new(),
                 picker,
                 have,
                 store,
@@ -511,10 +548,12 @@ impl<S: PieceStore> Engine<S> {
                 out: VecDeque::new(),
                 dirty: Vec::new(),
                 pending: VecDeque::new(),
-                buffers: HashMap::new(),
-                strikes: HashMap::new(),
-                banned: HashSet::new(),
-                peer_ids: HashSet::new(),
+                buffers: BTreeMap::new(),
+                strikes: BTreeMap::new(),
+                banned: BTreeSet::new(),
+                parole: BTreeSet::new(),
+                suspects: BTreeMap::new(),
+                peer_ids: BTreeSet::new(),
                 have_bytes: if seeding { total_length } else { 0 },
                 downloaded: 0,
                 uploaded: 0,
@@ -693,7 +732,11 @@ impl<S: PieceStore> Engine<S> {
 
     /// Bytes held in piece buffers (blocks of pieces being assembled).
     pub fn piece_buffer_bytes(&self) -> u64 {
-        self.core.buffers.values().map(|b| b.data.len() as u64).sum()
+        self.core
+            .buffers
+            .values()
+            .map(|b| b.data.len() as u64)
+            .sum()
     }
 
     /// Checks the engine's trust-boundary invariants; for tests and fuzzing. Every piece
@@ -714,6 +757,12 @@ impl<S: PieceStore> Engine<S> {
                 .ok_or_else(|| format!("buffer for piece {index} outside the torrent"))?;
             if picker.state(piece) != PieceState::InFlight {
                 return Err(format!("buffer for piece {index}, which is not in flight"));
+            }
+        }
+        for (&index, buf) in &c.buffers {
+            let piece = lengths.validate_piece(index);
+            if piece.is_some_and(|p| buf.data.len() != lengths.piece_len(p) as usize) {
+                return Err(format!("buffer of piece {index} has the wrong size"));
             }
         }
         for p in self.peers.values() {
@@ -777,10 +826,11 @@ impl<S: PieceStore> Engine<S> {
         if let Some(picker) = &mut self.core.picker {
             picker.remove_peer(&p.has);
         }
-        if let Some(fetch) = &mut self.core.fetch {
-            if fetch.forget_peer(key) {
-                self.core.pending.push_back(Deferred::RequestMetadata);
+        if self.core.meta.is_none() {
+            for fetch in self.core.fetches.values_mut() {
+                fetch.forget_peer(key);
             }
+            self.core.pending.push_back(Deferred::RequestMetadata);
         }
         self.choke_round(|ch, now, seeding, cands, rng, out| {
             ch.on_leave(now, key, seeding, cands, rng, out);

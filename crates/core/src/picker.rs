@@ -140,6 +140,9 @@ struct Flight {
     received: u32,
     /// Position in `partial`, or `NONE`.
     partial_pos: u32,
+    /// Requested by one peer on parole alone ([`Picker::pick_exclusive`]): others do not
+    /// pick its blocks until one of its requests is withdrawn.
+    exclusive: bool,
 }
 
 impl Picker {
@@ -293,7 +296,7 @@ impl Picker {
         rng: &mut Rng,
     ) -> Option<Pick> {
         // Rule 1: partial pieces, this peer's own first.
-        if let Some(h) = hint {
+        if let Some(h) = hint.filter(|h| !self.is_exclusive(h.get())) {
             if let Some(block) = self.request_unrequested(h.get()) {
                 return Some(Pick {
                     block,
@@ -301,7 +304,11 @@ impl Picker {
                 });
             }
         }
-        let found = self.partial.iter().copied().find(|&p| has.get(p));
+        let found = self
+            .partial
+            .iter()
+            .copied()
+            .find(|&p| has.get(p) && !self.is_exclusive(p));
         self.work += self.partial.len() as u64;
         if let Some(piece) = found {
             if let Some(block) = self.request_unrequested(piece) {
@@ -328,6 +335,79 @@ impl Picker {
         None
     }
 
+    /// The next block for a peer on parole (it sent blocks of a piece that failed its hash
+    /// check): blocks of one piece that nobody else is asked for, so that whether this peer
+    /// sends good data is proven by that piece alone. `busy` says whether the peer has
+    /// requests outstanding: it then only continues its own exclusive piece (`hint`), so it
+    /// holds at most one piece in flight. When no piece is left to start it takes over a
+    /// partial piece that nobody is working on, so peers on parole cannot strand one. Never
+    /// an endgame copy.
+    pub fn pick_exclusive(
+        &mut self,
+        has: &Bitfield,
+        hint: Option<PieceIndex>,
+        busy: bool,
+        rng: &mut Rng,
+    ) -> Option<Pick> {
+        if let Some(h) = hint.filter(|h| self.is_exclusive(h.get())) {
+            if let Some(block) = self.request_unrequested(h.get()) {
+                return Some(Pick {
+                    block,
+                    duplicate: false,
+                });
+            }
+        }
+        if busy {
+            return None;
+        }
+        let piece = match self.pick_new(has, rng) {
+            Some(piece) => {
+                self.start_flight(piece);
+                piece
+            }
+            None => {
+                // No piece left to start: take over a partial piece nobody is working on
+                // rather than idle (blocks others sent earlier are blamed one by one if it
+                // fails).
+                self.work += self.partial.len() as u64;
+                self.partial
+                    .iter()
+                    .copied()
+                    .find(|&p| has.get(p) && self.outstanding(p) == 0)?
+            }
+        };
+        let f = self.flight_of[piece as usize] as usize;
+        self.flights[f].exclusive = true;
+        let block = self.request_unrequested(piece)?;
+        Some(Pick {
+            block,
+            duplicate: false,
+        })
+    }
+
+    /// Whether in-flight `piece` is reserved for a peer on parole: it was started by one,
+    /// and some of its blocks are still requested (so a parole peer that left, or was
+    /// banned between two requests, strands nothing).
+    pub fn is_exclusive(&self, piece: u32) -> bool {
+        match self.flight_of.get(piece as usize) {
+            Some(&f) if f != NONE => {
+                self.flights[f as usize].exclusive && self.outstanding(piece) > 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Blocks of in-flight `piece` that are requested and not received.
+    fn outstanding(&self, piece: u32) -> u32 {
+        match self.flight_of.get(piece as usize) {
+            Some(&f) if f != NONE => {
+                let fl = &self.flights[f as usize];
+                len_u32(&fl.blocks) - fl.unrequested - fl.received
+            }
+            _ => 0,
+        }
+    }
+
     /// A request for `block` was withdrawn (cancelled, rejected, lost to a choke or a
     /// disconnect, timed out). A piece left with no request and nothing received goes back to
     /// the missing list.
@@ -336,6 +416,8 @@ impl Picker {
             return;
         };
         let flight = &mut self.flights[f];
+        // The parole peer let go of it: anyone may finish the piece.
+        flight.exclusive = false;
         let count = flight.blocks[b];
         if count == RECEIVED || count == 0 {
             return;
@@ -356,15 +438,9 @@ impl Picker {
     }
 
     /// A block arrived. Requests for it are settled: the engine cancels endgame copies itself.
-    /// A block of a missing piece (its request was withdrawn, e.g. by a choke, while the block
-    /// was already on its way) starts the piece's flight rather than being thrown away.
+    /// Only blocks of in-flight pieces count: incoming data never starts a flight (the engine
+    /// accepts only blocks it asked for, whose piece is in flight since the request).
     pub fn received(&mut self, block: BlockInfo) -> Received {
-        let piece = block.piece.get();
-        if self.state.get(piece as usize) == Some(&PieceState::Missing)
-            && self.lengths.block_index(block).is_some()
-        {
-            self.start_flight(piece);
-        }
         let Some((f, b)) = self.locate(block) else {
             return Received::NotInFlight;
         };
@@ -518,7 +594,7 @@ impl Picker {
         for k in 0..n {
             let f = (self.endgame_cursor + k) % n;
             let flight = &self.flights[f];
-            if flight.piece == NONE || !has.get(flight.piece) {
+            if flight.piece == NONE || flight.exclusive || !has.get(flight.piece) {
                 continue;
             }
             let Some(piece) = self.lengths.validate_piece(flight.piece) else {
@@ -568,6 +644,7 @@ impl Picker {
             unrequested: blocks,
             received: 0,
             partial_pos: NONE,
+            exclusive: false,
         };
         let f = match self.free_flights.pop() {
             Some(f) => {

@@ -12,12 +12,27 @@
 //! pipeline, newest first (those are the furthest from being served): a `cancel` goes to the
 //! old peer and a `request` to the new one. If the old peer had already sent the block, it
 //! arrives twice and the second copy is counted as wasted.
+//!
+//! # Only answers to our requests
+//! A `piece` is kept only if it answers a request outstanding at that peer, or one we withdrew
+//! from it (cancel, choke, timeout, take-over) less than [`LATE_WINDOW`] ago: such a block
+//! was on its way and is late, not hostile. Anything else is dropped without allocating and
+//! counted; a peer that sends more than [`MAX_UNREQUESTED`] of them is disconnected with
+//! [`DisconnectReason::UnrequestedBlock`]. A piece's buffer is allocated at its first
+//! request and freed when the piece leaves flight, so piece memory is bounded by the pieces
+//! we asked for, never by incoming data.
+//!
+//! # Peers on parole
+//! A peer that sent blocks of a piece that failed its hash check is on parole (see `swarm`):
+//! it is asked for blocks of one piece at a time that nobody else is asked for, so the
+//! piece's hash proves or clears it alone, and it takes no part in take-overs.
 
 use std::time::Duration;
 
 use super::peer::Peer;
 use super::{Core, Deferred, DisconnectReason, Engine, PeerKey, PieceBuf, TraceEvent};
 use crate::lengths::{BlockInfo, BLOCK_LEN};
+use crate::picker::PieceState;
 use crate::picker::Received;
 use crate::store::PieceStore;
 use crate::time::Time;
@@ -40,6 +55,12 @@ const RTT_WINDOW: Duration = Duration::from_secs(10);
 pub(super) const STEAL_BELOW: usize = 2;
 /// A donor keeps at least this many requests.
 const DONOR_KEEPS: usize = 4;
+/// A block answering a request we withdrew this long ago or less is late, not unrequested.
+pub(super) const LATE_WINDOW: Duration = Duration::from_secs(10);
+/// Withdrawn requests remembered per peer (more than a full pipeline).
+pub(super) const MAX_CANCELLED: usize = 512;
+/// Unrequested blocks a peer may send before it is disconnected.
+pub(super) const MAX_UNREQUESTED: u32 = 8;
 
 impl Peer {
     /// Requests to keep outstanding: the data its recent rate moves in twice the smallest
@@ -78,6 +99,30 @@ impl Peer {
         self.requests.remove(at).map(|(_, t)| t)
     }
 
+    /// Remembers that our request for `block` was withdrawn at `now` (see [`LATE_WINDOW`]).
+    pub(super) fn note_withdrawn(&mut self, block: BlockInfo, now: Time) {
+        if self.cancelled.len() >= MAX_CANCELLED {
+            self.cancelled.pop_front();
+        }
+        self.cancelled.push_back((block, now));
+    }
+
+    /// Whether `block` answers a request withdrawn within [`LATE_WINDOW`]; forgets it if so.
+    fn take_withdrawn(&mut self, block: &BlockInfo, now: Time) -> bool {
+        while self
+            .cancelled
+            .front()
+            .is_some_and(|(_, t)| now.saturating_since(*t) > LATE_WINDOW)
+        {
+            self.cancelled.pop_front();
+        }
+        let Some(at) = self.cancelled.iter().position(|(b, _)| b == block) else {
+            return false;
+        };
+        self.cancelled.remove(at);
+        true
+    }
+
     /// A requested block arrived `rtt` after its request. The smallest round trip is kept
     /// per [`RTT_WINDOW`]: a smaller sample lowers the estimate at once, and at the end of a
     /// window the estimate becomes that window's smallest sample (so it can also rise).
@@ -111,6 +156,16 @@ impl<S: PieceStore> Core<S> {
             }
             None => false,
         };
+        if !credited && !p.take_withdrawn(&block, now) {
+            // Never asked for: dropped without allocating.
+            self.wasted += u64::from(len);
+            p.unrequested += 1;
+            p.unrequested_bytes += u64::from(len);
+            if p.unrequested > MAX_UNREQUESTED {
+                return Err(DisconnectReason::UnrequestedBlock);
+            }
+            return Ok(());
+        }
         if credited {
             let n = u64::from(len);
             p.down.record(now, n);
@@ -120,20 +175,24 @@ impl<S: PieceStore> Core<S> {
             p.progress_at = now;
             p.stalled = false;
         }
-        let Some(picker) = &mut self.picker else {
+        let (Some(picker), Some(buf), Some(id)) =
+            (&mut self.picker, self.buffers.get_mut(&index), p.peer_id)
+        else {
+            // A late block of a piece that left flight since.
+            self.wasted += u64::from(len);
+            self.fill_requests(p);
             return Ok(());
         };
         match picker.received(block) {
             Received::New { complete } => {
-                let piece_len = picker.lengths().piece_len(block.piece) as usize;
-                let buf = self.buffers.entry(index).or_insert_with(|| PieceBuf {
-                    data: vec![0; piece_len],
-                    senders: Vec::new(),
-                });
                 let start = begin as usize;
                 buf.data[start..start + data.len()].copy_from_slice(data);
-                if !buf.senders.contains(&p.key) {
-                    buf.senders.push(p.key);
+                if let Some(from) = picker
+                    .lengths()
+                    .block_index(block)
+                    .and_then(|b| buf.from.get_mut(b as usize))
+                {
+                    *from = Some((p.key, id));
                 }
                 if complete {
                     self.pending.push_back(Deferred::Complete(block.piece));
@@ -171,9 +230,15 @@ impl<S: PieceStore> Core<S> {
             };
             let requests = &p.requests;
             let asked = |b: BlockInfo| requests.iter().any(|(r, _)| *r == b);
-            let Some(pick) = picker.pick(&p.has, p.hint, asked, &mut self.rng) else {
+            let pick = if p.parole {
+                let busy = !p.requests.is_empty();
+                picker.pick_exclusive(&p.has, p.hint, busy, &mut self.rng)
+            } else {
+                picker.pick(&p.has, p.hint, asked, &mut self.rng)
+            };
+            let Some(pick) = pick else {
                 // Nothing left to pick here: maybe take over blocks queued at a busier peer.
-                if p.requests.len() < STEAL_BELOW && !p.steal_queued {
+                if p.requests.len() < STEAL_BELOW && !p.steal_queued && !p.parole {
                     p.steal_queued = true;
                     self.pending.push_back(Deferred::Steal(p.key));
                 }
@@ -184,7 +249,6 @@ impl<S: PieceStore> Core<S> {
                 bucket.take(now, u64::from(b.len));
             }
             p.hint = Some(b.piece);
-            p.requests.push_back((b, now));
             if self.config.trace {
                 self.trace.push(TraceEvent::Request {
                     peer: p.key,
@@ -193,31 +257,51 @@ impl<S: PieceStore> Core<S> {
                     duplicate: pick.duplicate,
                 });
             }
-            self.emit_request(p, b);
+            self.add_request(p, b);
         }
         if was_idle && !p.requests.is_empty() {
             p.progress_at = now;
         }
     }
 
+    /// Sends a request for `b` and records it. A piece's buffer is allocated at its first
+    /// request.
+    fn add_request(&mut self, p: &mut Peer, b: BlockInfo) {
+        if let Some(picker) = &self.picker {
+            let lengths = picker.lengths();
+            self.buffers
+                .entry(b.piece.get())
+                .or_insert_with(|| PieceBuf::new(lengths, b.piece));
+        }
+        p.requests.push_back((b, self.now));
+        self.emit_request(p, b);
+    }
+
+    /// Our request for `b` at `p` is gone unanswered: it is remembered (a late block is still
+    /// welcome), goes back to the picker, and the piece's buffer is freed if the piece left
+    /// flight.
+    fn drop_request(&mut self, p: &mut Peer, b: BlockInfo) {
+        p.note_withdrawn(b, self.now);
+        if let Some(picker) = &mut self.picker {
+            picker.unrequest(b);
+            if picker.state(b.piece) == PieceState::Missing {
+                self.buffers.remove(&b.piece.get());
+            }
+        }
+    }
+
     /// Our requests at `p` are gone (choke, disconnect): back to the picker, no `cancel`.
     pub(super) fn withdraw_requests(&mut self, p: &mut Peer) {
-        let requests = std::mem::take(&mut p.requests);
-        if let Some(picker) = &mut self.picker {
-            for (b, _) in requests {
-                picker.unrequest(b);
-            }
+        for (b, _) in std::mem::take(&mut p.requests) {
+            self.drop_request(p, b);
         }
     }
 
     /// Withdraws every request at `p` and tells it with `cancel` (it stalled).
     pub(super) fn cancel_all_requests(&mut self, p: &mut Peer) {
         p.stalled = true;
-        let requests = std::mem::take(&mut p.requests);
-        for (b, _) in requests {
-            if let Some(picker) = &mut self.picker {
-                picker.unrequest(b);
-            }
+        for (b, _) in std::mem::take(&mut p.requests) {
+            self.drop_request(p, b);
             self.emit_cancel(p, b);
         }
     }
@@ -225,9 +309,7 @@ impl<S: PieceStore> Core<S> {
     /// Cancels one endgame copy at `p`, if it has it outstanding.
     pub(super) fn cancel_request(&mut self, p: &mut Peer, block: BlockInfo) {
         if p.take_request(&block).is_some() {
-            if let Some(picker) = &mut self.picker {
-                picker.unrequest(block);
-            }
+            self.drop_request(p, block);
             self.emit_cancel(p, block);
             self.fill_requests(p);
         }
@@ -259,7 +341,7 @@ impl<S: PieceStore> Engine<S> {
         };
         p.steal_queued = false;
         let c = &mut self.core;
-        if !p.peer_choking && p.am_interested {
+        if !p.peer_choking && p.am_interested && !p.parole {
             let target = p.target_depth(c.now, c.config.pipeline_depth) as usize;
             let was_idle = p.requests.is_empty();
             let mut want = target.saturating_sub(p.requests.len());
@@ -268,7 +350,7 @@ impl<S: PieceStore> Engine<S> {
                 let donor = self
                     .peers
                     .values_mut()
-                    .filter(|d| d.requests.len() > DONOR_KEEPS)
+                    .filter(|d| d.requests.len() > DONOR_KEEPS && !d.parole)
                     .max_by_key(|d| (d.requests.len(), std::cmp::Reverse(d.key)));
                 let Some(d) = donor else {
                     break;
@@ -284,8 +366,8 @@ impl<S: PieceStore> Engine<S> {
                     break;
                 };
                 c.emit_cancel(d, block);
-                p.requests.push_back((block, c.now));
-                c.emit_request(&mut p, block);
+                d.note_withdrawn(block, c.now);
+                c.add_request(&mut p, block);
                 want -= 1;
             }
             // As in `fill_requests`: an idle pipeline's request timeout starts now, not at the

@@ -1,17 +1,31 @@
 //! BEP 9 `ut_metadata`: fetching a magnet's info dict from peers, and serving ours.
 //!
-//! A fetch starts with the `metadata_size` of the first peer that offers one (an extended
-//! handshake with `m.ut_metadata` and a size of at most 10 MB). Each 16 KiB piece is asked
-//! from one peer at a time; a piece unanswered for [`METADATA_TIMEOUT`] or rejected is asked
-//! elsewhere, and a peer that rejected once is not asked again. When every piece is in, the
-//! SHA-1 of the whole must equal the info hash and the bytes must parse as an info dict;
-//! otherwise the peers that contributed are disconnected and the fetch starts over. On
-//! success the engine sizes the store, builds the picker, applies the bitfields and haves that
-//! arrived early, sends every peer a new extended handshake that carries our `metadata_size`
-//! (a peer that met us while we were both fetching can now fetch from us), and emits
-//! `Event::Metadata`. A peer whose new handshake offers a size is asked again even if it
-//! rejected us before.
+//! # Fetching
+//! One fetch per announced `metadata_size` (of at most 10 MB), for at most
+//! [`MAX_FETCHES`] sizes at once: the sizes offered by the most connected peers, so one peer
+//! with a wrong or stale size cannot hold up the peers with the right one. A fetch whose size
+//! no connected peer offers any more is dropped. Each 16 KiB piece is asked from one peer
+//! that offers the fetch's size at a time; a piece unanswered for [`METADATA_TIMEOUT`] or
+//! rejected is asked elsewhere, and a peer that rejected once is not asked again (until a new
+//! extended handshake offers a size). When every piece is in, the SHA-1 of the whole must
+//! equal the info hash and the bytes must parse as an info dict. If they do not and a single
+//! peer sent every piece, that peer is struck and disconnected; if several did, nobody is
+//! proven wrong, so the fetch starts over with one peer sending every piece.
+//!
+//! On success the engine sizes the store, builds the picker, applies the bitfields and haves
+//! that arrived early, sends every peer a new extended handshake that carries our
+//! `metadata_size` (a peer that met us while we were both fetching can now fetch from us), and
+//! emits `Event::Metadata`.
+//!
+//! # Serving
+//! Requests are queued per peer (at most [`MAX_METADATA_QUEUE`]; more are dropped) and served
+//! like blocks: while the peer's transport holds less than `max_send_buffer` and the upload
+//! limiter allows. Offsets are computed in u64 and converted with `try_from`: a piece past
+//! the end gets a `reject`, on 32-bit targets too.
 
+#![warn(clippy::arithmetic_side_effects)]
+
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::peer::Peer;
@@ -28,46 +42,60 @@ use crate::wire::{metadata_pieces, UtMetadata, WireLimits, MAX_METADATA_SIZE, ME
 pub(super) const MAX_EARLY_HAVES: usize = 500_000;
 /// A metadata piece unanswered this long is asked from another peer.
 pub(super) const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// Metadata sizes fetched at once.
+pub(super) const MAX_FETCHES: usize = 3;
+/// `ut_metadata` requests queued per peer.
+pub(super) const MAX_METADATA_QUEUE: usize = 8;
 
-/// A metadata download in progress.
+/// A metadata download in progress, for one size.
 pub(super) struct MetaFetch {
     size: u64,
     pieces: Vec<Option<Vec<u8>>>,
     /// Who was asked for each piece, and when.
     asked: Vec<Option<(PeerKey, Time)>>,
     contributors: Vec<PeerKey>,
+    /// After a failure with several contributors: every piece comes from one peer (whoever
+    /// is asked first).
+    single: bool,
 }
 
 impl MetaFetch {
-    fn new(size: u64) -> MetaFetch {
+    fn new(size: u64, single: bool) -> MetaFetch {
         let n = usize::try_from(metadata_pieces(size)).unwrap_or(0);
         MetaFetch {
             size,
             pieces: vec![None; n],
             asked: vec![None; n],
             contributors: Vec::new(),
+            single,
         }
     }
 
-    fn piece_len(&self, piece: usize) -> usize {
-        let start = piece as u64 * u64::from(METADATA_PIECE_LEN);
-        let len = self
-            .size
-            .saturating_sub(start)
-            .min(u64::from(METADATA_PIECE_LEN));
-        usize::try_from(len).unwrap_or(0)
+    /// Bytes of metadata piece `piece`, or `None` past the end.
+    fn piece_len(&self, piece: u32) -> Option<usize> {
+        let start = u64::from(piece).checked_mul(u64::from(METADATA_PIECE_LEN))?;
+        let left = self.size.checked_sub(start).filter(|&l| l > 0)?;
+        usize::try_from(left.min(u64::from(METADATA_PIECE_LEN))).ok()
     }
 
-    /// Forgets what was asked of `peer`; true if something was.
-    pub(super) fn forget_peer(&mut self, peer: PeerKey) -> bool {
-        let mut any = false;
+    /// The one peer a single-source fetch may ask: whoever it got pieces from or asked.
+    fn source(&self) -> Option<PeerKey> {
+        self.contributors
+            .first()
+            .copied()
+            .or_else(|| self.asked.iter().flatten().map(|&(k, _)| k).next())
+    }
+
+    /// Forgets what was asked of `peer`. A single-source fetch whose source left starts over.
+    pub(super) fn forget_peer(&mut self, peer: PeerKey) {
         for a in &mut self.asked {
             if a.is_some_and(|(k, _)| k == peer) {
                 *a = None;
-                any = true;
             }
         }
-        any
+        if self.single && self.contributors.contains(&peer) {
+            *self = MetaFetch::new(self.size, true);
+        }
     }
 
     /// Forgets requests older than [`METADATA_TIMEOUT`]; true if any expired.
@@ -86,7 +114,7 @@ impl MetaFetch {
 impl<S: PieceStore> Core<S> {
     /// A peer's extended handshake arrived: maybe it can give us the metadata.
     pub(super) fn on_metadata_offer(&mut self, p: &Peer) {
-        if self.meta.is_none() && p.ut_metadata.is_some() && p.metadata_size.is_some() {
+        if self.meta.is_none() && p.ut_metadata.is_some() {
             self.pending.push_back(Deferred::RequestMetadata);
         }
     }
@@ -99,33 +127,19 @@ impl<S: PieceStore> Core<S> {
         let msg = UtMetadata::decode(payload).map_err(|_| DisconnectReason::BadMetadata)?;
         match msg {
             None => {}
-            Some(UtMetadata::Request { piece }) => {
-                let Some(their_id) = p.ut_metadata else {
-                    return Ok(());
-                };
-                let reply = match &self.meta {
-                    Some(m) => {
-                        let start = piece as usize * METADATA_PIECE_LEN as usize;
-                        let bytes = &m.info_bytes;
-                        if start < bytes.len() {
-                            let end = (start + METADATA_PIECE_LEN as usize).min(bytes.len());
-                            UtMetadata::Data {
-                                piece,
-                                total_size: bytes.len() as u64,
-                                data: bytes[start..end].to_vec(),
-                            }
-                        } else {
-                            UtMetadata::Reject { piece }
-                        }
-                    }
-                    None => UtMetadata::Reject { piece },
-                };
-                self.emit(p, &reply.to_message(their_id));
+            Some(UtMetadata::Request { piece })
+                if p.ut_metadata.is_some() && p.metadata_queue.len() < MAX_METADATA_QUEUE =>
+            {
+                p.metadata_queue.push_back(piece);
+                self.serve_metadata(p);
             }
+            // Beyond the queue: dropped.
+            Some(UtMetadata::Request { .. }) => {}
             Some(UtMetadata::Reject { piece }) => {
                 p.metadata_rejected = true;
-                if let Some(f) = &mut self.fetch {
-                    if let Some(a) = f.asked.get_mut(piece as usize) {
+                let slot = usize::try_from(piece).ok();
+                for f in self.fetches.values_mut() {
+                    if let Some(a) = slot.and_then(|i| f.asked.get_mut(i)) {
                         if a.is_some_and(|(k, _)| k == p.key) {
                             *a = None;
                         }
@@ -142,6 +156,62 @@ impl<S: PieceStore> Core<S> {
         Ok(())
     }
 
+    /// Answers queued `ut_metadata` requests while the transport has room and the upload
+    /// limiter allows.
+    pub(super) fn serve_metadata(&mut self, p: &mut Peer) {
+        let Some(their_id) = p.ut_metadata else {
+            p.metadata_queue.clear();
+            return;
+        };
+        while p.buffered < self.config.max_send_buffer {
+            let Some(&piece) = p.metadata_queue.front() else {
+                return;
+            };
+            let reply = self.metadata_reply(piece);
+            let cost = match &reply {
+                UtMetadata::Data { data, .. } => data.len() as u64,
+                _ => 0,
+            };
+            let now = self.now;
+            if let Some(bucket) = &mut self.up_bucket {
+                let at = bucket.available_at(now, cost);
+                if at > now {
+                    self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+                    return;
+                }
+                bucket.take(now, cost);
+            }
+            p.metadata_queue.pop_front();
+            self.emit(p, &reply.to_message(their_id));
+        }
+    }
+
+    /// Our answer to a request for metadata piece `piece`.
+    fn metadata_reply(&self, piece: u32) -> UtMetadata {
+        let Some(m) = &self.meta else {
+            return UtMetadata::Reject { piece };
+        };
+        let bytes = &m.info_bytes;
+        let range = u64::from(piece)
+            .checked_mul(u64::from(METADATA_PIECE_LEN))
+            .and_then(|start| usize::try_from(start).ok())
+            .filter(|&start| start < bytes.len())
+            .map(|start| {
+                start
+                    ..start
+                        .saturating_add(METADATA_PIECE_LEN as usize)
+                        .min(bytes.len())
+            });
+        match range.and_then(|r| bytes.get(r)) {
+            Some(data) => UtMetadata::Data {
+                piece,
+                total_size: bytes.len() as u64,
+                data: data.to_vec(),
+            },
+            None => UtMetadata::Reject { piece },
+        }
+    }
+
     fn on_metadata_piece(
         &mut self,
         p: &mut Peer,
@@ -152,27 +222,38 @@ impl<S: PieceStore> Core<S> {
         if self.meta.is_some() {
             return Ok(());
         }
-        let Some(f) = &mut self.fetch else {
+        // Data must match the size this peer announced. A fetch for that size may not exist
+        // (any more): then the piece is dropped.
+        if p.metadata_size != Some(total_size) {
+            return Err(DisconnectReason::BadMetadata);
+        }
+        let Some(f) = self.fetches.get_mut(&total_size) else {
             return Ok(());
         };
-        let i = piece as usize;
-        if total_size != f.size || i >= f.pieces.len() {
+        let Some(len) = f.piece_len(piece) else {
+            return Err(DisconnectReason::BadMetadata);
+        };
+        if data.len() != len {
             return Err(DisconnectReason::BadMetadata);
         }
-        if data.len() != f.piece_len(i) {
+        let single_other = f.single && f.source().is_some_and(|s| s != p.key);
+        let Some(slot) = usize::try_from(piece)
+            .ok()
+            .and_then(|i| f.pieces.get_mut(i))
+        else {
             return Err(DisconnectReason::BadMetadata);
-        }
-        if f.pieces[i].is_some() {
+        };
+        if slot.is_some() || single_other {
             return Ok(());
         }
-        f.pieces[i] = Some(data);
+        *slot = Some(data);
         if !f.contributors.contains(&p.key) {
             f.contributors.push(p.key);
         }
         if f.pieces.iter().any(Option::is_none) {
             return Ok(());
         }
-        let Some(f) = self.fetch.take() else {
+        let Some(f) = self.fetches.remove(&total_size) else {
             return Ok(());
         };
         let bytes: Vec<u8> = f.pieces.into_iter().flatten().flatten().collect();
@@ -183,36 +264,73 @@ impl<S: PieceStore> Core<S> {
             Some(m) => self.pending.push_back(Deferred::Metadata(Box::new(m))),
             None => self
                 .pending
-                .push_back(Deferred::MetadataFailed(f.contributors)),
+                .push_back(Deferred::MetadataFailed(total_size, f.contributors)),
         }
         Ok(())
     }
 }
 
 impl<S: PieceStore> Engine<S> {
-    /// Asks capable peers for the metadata pieces nobody is fetching.
+    /// The fetch of `size` failed its hash: strike its only contributor, or start over with a
+    /// single source.
+    pub(super) fn metadata_failed(&mut self, size: u64, contributors: &[PeerKey]) {
+        if let [key] = contributors[..] {
+            let id = self.peers.get(&key).and_then(|p| p.peer_id);
+            if let Some(id) = id {
+                self.strike(key, id);
+            }
+            self.disconnect(key, DisconnectReason::BadMetadata);
+        } else {
+            self.core.fetches.insert(size, MetaFetch::new(size, true));
+        }
+        self.request_metadata();
+    }
+
+    /// Keeps one fetch for each of the sizes most connected peers offer, and asks capable
+    /// peers for the pieces nobody is fetching.
     pub(super) fn request_metadata(&mut self) {
         let c = &mut self.core;
         if c.meta.is_some() {
             return;
         }
         let now = c.now;
+        let mut offers: BTreeMap<u64, usize> = BTreeMap::new();
+        for p in self.peers.values() {
+            if let (Some(_), Some(size)) = (p.ut_metadata, p.metadata_size) {
+                if size > 0 && size <= MAX_METADATA_SIZE {
+                    let n = offers.entry(size).or_insert(0);
+                    *n = n.saturating_add(1);
+                }
+            }
+        }
+        let mut sizes: Vec<(usize, u64)> = offers.into_iter().map(|(s, n)| (n, s)).collect();
+        // Most offered first; among equals, sizes already being fetched, then the smaller.
+        sizes.sort_by_key(|&(n, s)| (std::cmp::Reverse(n), !c.fetches.contains_key(&s), s));
+        sizes.truncate(MAX_FETCHES);
+        c.fetches.retain(|s, _| sizes.iter().any(|&(_, k)| k == *s));
+        for &(_, size) in &sizes {
+            c.fetches
+                .entry(size)
+                .or_insert_with(|| MetaFetch::new(size, false));
+        }
         for p in self.peers.values_mut() {
             let (Some(their_id), Some(size)) = (p.ut_metadata, p.metadata_size) else {
                 continue;
             };
-            if p.metadata_rejected || size > MAX_METADATA_SIZE {
+            if p.metadata_rejected {
                 continue;
             }
-            let f = c.fetch.get_or_insert_with(|| MetaFetch::new(size));
-            if f.size != size {
+            let Some(f) = c.fetches.get_mut(&size) else {
+                continue;
+            };
+            if f.single && f.source().is_some_and(|s| s != p.key) {
                 continue;
             }
             let mut ask = Vec::new();
-            for (i, (a, got)) in f.asked.iter_mut().zip(&f.pieces).enumerate() {
+            for (i, (a, got)) in (0u32..).zip(f.asked.iter_mut().zip(&f.pieces)) {
                 if a.is_none() && got.is_none() {
                     *a = Some((p.key, now));
-                    ask.push(u32::try_from(i).unwrap_or(u32::MAX));
+                    ask.push(i);
                 }
             }
             for piece in ask {
@@ -238,7 +356,7 @@ impl<S: PieceStore> Engine<S> {
             &mut c.rng,
         ));
         c.meta = Some(m);
-        c.fetch = None;
+        c.fetches.clear();
         c.out.push_back(Output::Event(Event::Metadata));
         let mut bad = Vec::new();
         for p in self.peers.values_mut() {

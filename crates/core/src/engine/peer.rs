@@ -58,6 +58,18 @@ pub(super) struct Peer {
     pub interesting: u32,
     /// Our outstanding requests and when we sent them, oldest first.
     pub requests: VecDeque<(BlockInfo, Time)>,
+    /// Requests we withdrew (cancel, choke, timeout, taken over) and when, oldest first: a
+    /// block answering one of these within [`LATE_WINDOW`](super::download::LATE_WINDOW) is
+    /// late, not unrequested. At most [`MAX_CANCELLED`](super::download::MAX_CANCELLED).
+    pub cancelled: VecDeque<(BlockInfo, Time)>,
+    /// Blocks it sent that answered no request of ours, and their bytes.
+    pub unrequested: u32,
+    pub unrequested_bytes: u64,
+    /// It sent blocks of a piece that failed its hash check, and no piece from it alone has
+    /// passed since: it gets blocks of one exclusive piece at a time.
+    pub parole: bool,
+    /// Its `ut_metadata` requests, served like blocks (send buffer, upload limit).
+    pub metadata_queue: VecDeque<u32>,
     /// Smallest recent request-to-block delay (see `sample_rtt`).
     pub min_rtt: Option<Duration>,
     pub window_min_rtt: Option<Duration>,
@@ -119,6 +131,11 @@ impl Peer {
             peer_interested: false,
             interesting: 0,
             requests: VecDeque::new(),
+            cancelled: VecDeque::new(),
+            unrequested: 0,
+            unrequested_bytes: 0,
+            parole: false,
+            metadata_queue: VecDeque::new(),
             min_rtt: None,
             window_min_rtt: None,
             rtt_window_start: now,
@@ -263,6 +280,7 @@ impl<S: PieceStore> Core<S> {
         }
         self.peer_ids.insert(h.peer_id);
         p.peer_id = Some(h.peer_id);
+        p.parole = self.parole.contains(&h.peer_id);
         p.extended = h.supports_extended();
         if p.extended {
             self.send_ext_handshake(p);
@@ -494,6 +512,7 @@ impl<S: PieceStore> Core<S> {
     /// Serves queued requests while the peer is unchoked, its transport has room and the
     /// upload limiter allows.
     pub(super) fn serve(&mut self, p: &mut Peer) {
+        self.serve_metadata(p);
         while !p.am_choking
             && !p.parked
             && p.buffered < self.config.max_send_buffer

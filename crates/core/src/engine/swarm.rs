@@ -3,16 +3,28 @@
 //!
 //! Per-peer handlers (in `peer`) queue this work as [`Deferred`] items; the engine runs the
 //! queue after every input, so a handler never needs two peers at once.
+//!
+//! # Fair blame (libtorrent's smart ban)
+//! A piece that fails its hash check proves only that one of its senders lied. If one peer
+//! sent all its blocks, that peer is struck. Otherwise each block's sender and SHA-1 are kept
+//! and every sender goes on parole: it is asked for one piece at a time that nobody else is
+//! asked for (`Picker::pick_exclusive`), so its next piece proves or clears it alone. When the
+//! failed piece later passes, each sender of a block whose hash differs from the good block's
+//! is struck. A peer leaves parole when a piece that it alone sent passes. Strikes count per
+//! peer id; at [`Config::ban_strikes`](super::Config::ban_strikes) the id is banned for the
+//! engine's life. An honest peer is never struck: it is blamed only for blocks that differ
+//! from data that passed the hash check.
 
-use super::{
-    Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, BAN_STRIKES, TICK,
-};
+use super::{Blame, Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, TICK};
 use crate::choker::{Candidate, ChokeChange, Choker};
 use crate::lengths::PieceIndex;
 use crate::rng::Rng;
 use crate::store::PieceStore;
 use crate::time::Time;
 use crate::wire::Message;
+
+/// Failed attempts at one piece whose blame is kept (the oldest is dropped beyond this).
+const MAX_SUSPECT_ATTEMPTS: usize = 4;
 
 impl<S: PieceStore> Engine<S> {
     pub(super) fn run_deferred(&mut self) {
@@ -33,12 +45,7 @@ impl<S: PieceStore> Engine<S> {
                 }
                 Deferred::Disconnect(key, reason) => self.disconnect(key, reason),
                 Deferred::Metadata(m) => self.install_metadata(*m),
-                Deferred::MetadataFailed(peers) => {
-                    for key in peers {
-                        self.disconnect(key, DisconnectReason::BadMetadata);
-                    }
-                    self.request_metadata();
-                }
+                Deferred::MetadataFailed(size, peers) => self.metadata_failed(size, &peers),
                 Deferred::RequestMetadata => self.request_metadata(),
                 Deferred::RefillAll => self.refill_all(),
                 Deferred::Steal(key) => self.steal(key),
@@ -136,15 +143,73 @@ impl<S: PieceStore> Engine<S> {
         let (Some(meta), Some(picker)) = (&c.meta, &mut c.picker) else {
             return;
         };
+        let lengths = picker.lengths();
+        let block_of = |data: &[u8], b: u32| {
+            let info = lengths.block(piece, b);
+            let start = info.begin as usize;
+            data.get(start..start + info.len as usize)
+                .map(crate::sha1)
+                .unwrap_or_default()
+        };
+        let mut senders: Vec<(PeerKey, [u8; 20])> = Vec::new();
+        for &(key, id) in buf.from.iter().flatten() {
+            if !senders.iter().any(|&(_, i)| i == id) {
+                senders.push((key, id));
+            }
+        }
         let good = crate::sha1(&buf.data) == *meta.info.piece_hash(piece);
         if !good {
             picker.failed(piece);
             c.out
                 .push_back(Output::Event(Event::HashFailed { piece: piece.get() }));
-            self.strike(&buf.senders);
+            if let [(key, id)] = senders[..] {
+                self.strike(key, id);
+            } else {
+                let blame: Vec<Option<Blame>> = (0u32..)
+                    .zip(&buf.from)
+                    .map(|(b, from)| {
+                        from.map(|(peer, peer_id)| Blame {
+                            peer,
+                            peer_id,
+                            hash: block_of(&buf.data, b),
+                        })
+                    })
+                    .collect();
+                let attempts = self.core.suspects.entry(piece.get()).or_default();
+                if attempts.len() >= MAX_SUSPECT_ATTEMPTS {
+                    attempts.remove(0);
+                }
+                attempts.push(blame);
+                for &(_, id) in &senders {
+                    self.set_parole(id, true);
+                }
+            }
             self.refill_all();
             return;
         }
+        // The piece is good: blocks that differ from it in earlier attempts prove their
+        // senders wrong.
+        let mut proven: Vec<(PeerKey, [u8; 20])> = Vec::new();
+        for attempt in self.core.suspects.remove(&piece.get()).unwrap_or_default() {
+            for (b, blame) in (0u32..).zip(attempt) {
+                let Some(blame) = blame else { continue };
+                if blame.hash != block_of(&buf.data, b)
+                    && !proven.iter().any(|&(_, i)| i == blame.peer_id)
+                {
+                    proven.push((blame.peer, blame.peer_id));
+                }
+            }
+        }
+        if let [(_, id)] = senders[..] {
+            self.set_parole(id, false);
+        }
+        for (key, id) in proven {
+            self.strike(key, id);
+        }
+        let c = &mut self.core;
+        let Some(picker) = &mut c.picker else {
+            return;
+        };
         let len = buf.data.len() as u64;
         if let Err(error) = c.store.write_piece(piece, buf.data) {
             picker.failed(piece);
@@ -176,22 +241,43 @@ impl<S: PieceStore> Engine<S> {
         }
     }
 
-    /// One strike for each peer that sent blocks of a failed piece; banned at [`BAN_STRIKES`].
-    fn strike(&mut self, senders: &[PeerKey]) {
-        for &key in senders {
-            let Some(id) = self.peers.get(&key).and_then(|p| p.peer_id) else {
-                continue;
-            };
-            let n = self.core.strikes.entry(id).or_insert(0);
-            *n += 1;
-            if *n >= BAN_STRIKES {
-                self.core.banned.insert(id);
-                self.core.out.push_back(Output::Event(Event::PeerBanned {
-                    peer: key,
-                    peer_id: id,
-                }));
-                self.disconnect(key, DisconnectReason::Banned);
+    /// Puts a peer id on parole or takes it off, on the connection that carries it too.
+    fn set_parole(&mut self, id: [u8; 20], on: bool) {
+        if on {
+            self.core.parole.insert(id);
+        } else {
+            self.core.parole.remove(&id);
+        }
+        for p in self.peers.values_mut() {
+            if p.peer_id == Some(id) {
+                p.parole = on;
             }
+        }
+    }
+
+    /// One proven offence of `id` (last seen on connection `key`): it stays on parole, and at
+    /// [`Config::ban_strikes`](super::Config::ban_strikes) it is banned and disconnected.
+    pub(super) fn strike(&mut self, key: PeerKey, id: [u8; 20]) {
+        let n = self.core.strikes.entry(id).or_insert(0);
+        *n = n.saturating_add(1);
+        if *n < self.core.config.ban_strikes {
+            self.set_parole(id, true);
+            return;
+        }
+        if !self.core.banned.insert(id) {
+            return;
+        }
+        self.core.out.push_back(Output::Event(Event::PeerBanned {
+            peer: key,
+            peer_id: id,
+        }));
+        let conn = self
+            .peers
+            .values()
+            .find(|p| p.peer_id == Some(id))
+            .map(|p| p.key);
+        if let Some(conn) = conn {
+            self.disconnect(conn, DisconnectReason::Banned);
         }
     }
 
@@ -261,7 +347,11 @@ impl<S: PieceStore> Engine<S> {
                 stalled = true;
             }
         }
-        if self.core.fetch.as_mut().is_some_and(|f| f.expire(now)) {
+        let mut expired = false;
+        for f in self.core.fetches.values_mut() {
+            expired |= f.expire(now);
+        }
+        if expired {
             self.request_metadata();
         }
         // Initial seeding: the strict rule must not leave the seed idle.

@@ -249,9 +249,16 @@ fn partial_pieces_finish_first_and_blocks_cycle_through_states() {
     p.failed(first.piece);
     check(&p);
     assert_eq!(p.state(first.piece), PieceState::Missing);
-    // A late block of a missing piece (its request was withdrawn) starts the piece again.
-    assert_eq!(p.received(blocks[0]), Received::New { complete: false });
-    assert_eq!(p.state(first.piece), PieceState::InFlight);
+    // A late block of a missing piece (its request was withdrawn) does not start it again.
+    assert_eq!(p.received(blocks[0]), Received::NotInFlight);
+    assert_eq!(p.state(first.piece), PieceState::Missing);
+    check(&p);
+    // A request starts a flight again.
+    let again = p
+        .pick(&all, Some(first.piece), never, &mut rng)
+        .unwrap()
+        .block;
+    assert_eq!(p.received(again), Received::New { complete: false });
     check(&p);
     // Blocks of pieces we have, or unaligned ranges, are not in flight.
     p.verified(first.piece);
