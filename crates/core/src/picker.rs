@@ -462,6 +462,19 @@ impl Picker {
         }
     }
 
+    /// A late answer to a request we withdrew arrived for a piece that went back to missing
+    /// meanwhile: the piece is in flight again, so the block is not thrown away. Returns
+    /// whether it now is in flight.
+    pub fn resume(&mut self, block: BlockInfo) -> bool {
+        let piece = block.piece.get();
+        if self.state.get(piece as usize) == Some(&PieceState::Missing)
+            && self.lengths.block_index(block).is_some()
+        {
+            self.start_flight(piece);
+        }
+        self.state.get(piece as usize) == Some(&PieceState::InFlight)
+    }
+
     /// The engine verified `piece`: it becomes `Have`.
     pub fn verified(&mut self, piece: PieceIndex) {
         let i = piece.get();

@@ -19,8 +19,9 @@
 //! was on its way and is late, not hostile. Anything else is dropped without allocating and
 //! counted; a peer that sends more than [`MAX_UNREQUESTED`] of them is disconnected with
 //! [`DisconnectReason::UnrequestedBlock`]. A piece's buffer is allocated at its first
-//! request and freed when the piece leaves flight, so piece memory is bounded by the pieces
-//! we asked for, never by incoming data.
+//! request (or again for a late block of a piece that went back to missing) and freed when
+//! the piece leaves flight, so piece memory is bounded by the requests we sent, never by
+//! incoming data alone.
 //!
 //! # Peers on parole
 //! A peer that sent blocks of a piece that failed its hash check is on parole (see `swarm`):
@@ -174,6 +175,15 @@ impl<S: PieceStore> Core<S> {
             p.last_block_at = Some(now);
             p.progress_at = now;
             p.stalled = false;
+        }
+        // A late block of a piece that went back to missing since its request was withdrawn
+        // puts it in flight again: the buffer is for a request we sent.
+        if let (false, Some(picker)) = (credited, &mut self.picker) {
+            if !self.buffers.contains_key(&index) && picker.resume(block) {
+                let lengths = picker.lengths();
+                self.buffers
+                    .insert(index, PieceBuf::new(lengths, block.piece));
+            }
         }
         let (Some(picker), Some(buf), Some(id)) =
             (&mut self.picker, self.buffers.get_mut(&index), p.peer_id)
