@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints (native and wasm32), native unit and integration
-# tests, wasm-bindgen browser tests in headless Chromium, and end-to-end tests of the page and
-# peers in real headless Chromium.
+# tests, core's unit tests on wasm32 (Node), wasm-bindgen browser tests in headless Chromium,
+# and end-to-end tests of the page and peers in real headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -16,6 +16,8 @@ step "cargo clippy (wasm32)"
 cargo clippy --quiet -p tabswarm -p tabswarm-core --target wasm32-unknown-unknown --all-targets -- -D warnings
 step "native tests"
 cargo test --quiet --workspace
+step "core unit tests on wasm32 (32-bit usize, in Node)"
+bash scripts/test-core-wasm.sh
 step "build"
 bash scripts/build.sh
 step "browser tests (wasm-bindgen-test, headless Chromium, against our tracker)"

@@ -13,9 +13,14 @@
 //! - [`decode`] refuses trailing data after the top value; [`decode_prefix`] returns where the
 //!   value ended (BEP 9 `ut_metadata` data messages carry raw bytes after the dict).
 //!
-//! Nothing here panics on any input, and memory use is proportional to the input size (every
-//! decoded node consumes at least two input bytes); no length read from the input is ever used
-//! to reserve memory. [`encode`] writes dict keys in sorted order (a `BTreeMap` keeps them so).
+//! - at most [`max_nodes`]`(input.len())` nodes (each value, and each dict key, is one node)
+//!   are decoded; past that the input is refused with [`BencodeError::TooManyNodes`].
+//!
+//! Nothing here panics on any input, and memory use is proportional to the input size: a node
+//! costs about 32 bytes of `Value` (or key) overhead but as little as two input bytes (`le`),
+//! so without the node budget 1 MiB of `le` would allocate 16-32 MiB; with it, the tree's
+//! overhead stays within about 8 times the input plus a constant. No length read from the input
+//! is ever used to reserve memory. [`encode`] writes dict keys in sorted order (a `BTreeMap` keeps them so).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -23,6 +28,22 @@ use std::ops::Range;
 
 /// Deepest nesting of lists and dicts [`decode`] accepts.
 pub const MAX_DEPTH: u32 = 64;
+
+/// Nodes [`max_nodes`] allows on top of one per [`BYTES_PER_NODE`] input bytes, so that tiny
+/// inputs (`le`, `d1:ai1ee`) are never refused.
+pub const NODE_ALLOWANCE: usize = 64;
+
+/// Input bytes per allowed node (see [`max_nodes`]).
+pub const BYTES_PER_NODE: usize = 4;
+
+/// The node budget for an input of `input_len` bytes: `input_len / 4 + 64`. Every value (int,
+/// string, list, dict) and every dict key counts as one node. Real torrents use far fewer nodes
+/// than this (the `pieces` string alone is 20 bytes per piece, and a file entry
+/// `d6:lengthi1e4:pathl1:aee` is 6 nodes in 24 bytes); a run of empty lists is one node per 2
+/// bytes and is refused.
+pub const fn max_nodes(input_len: usize) -> usize {
+    (input_len / BYTES_PER_NODE).saturating_add(NODE_ALLOWANCE)
+}
 
 /// A decoded bencode value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +79,9 @@ pub enum BencodeError {
     TrailingData { at: usize },
     /// [`dict_entry_span`] was given something that is not a dict.
     NotADict,
+    /// More nodes than [`max_nodes`] allows for the input's length; `at` is where the first
+    /// node over the budget starts.
+    TooManyNodes { at: usize },
 }
 
 impl fmt::Display for BencodeError {
@@ -78,6 +102,9 @@ impl fmt::Display for BencodeError {
             BencodeError::DuplicateKey { at } => write!(f, "bencode: duplicate dict key at {at}"),
             BencodeError::TrailingData { at } => write!(f, "bencode: trailing data at {at}"),
             BencodeError::NotADict => f.write_str("bencode: not a dict"),
+            BencodeError::TooManyNodes { at } => {
+                write!(f, "bencode: too many values for the input size at {at}")
+            }
         }
     }
 }
@@ -95,7 +122,7 @@ pub fn decode(input: &[u8]) -> Result<Value, BencodeError> {
 
 /// Decodes one value at the start of `input`; returns it and the offset just past it.
 pub fn decode_prefix(input: &[u8]) -> Result<(Value, usize), BencodeError> {
-    let mut p = Parser { input, pos: 0 };
+    let mut p = Parser::new(input);
     let v = p.value(0)?;
     Ok((v, p.pos))
 }
@@ -104,15 +131,16 @@ pub fn decode_prefix(input: &[u8]) -> Result<(Value, usize), BencodeError> {
 /// as received (BEP 3: the info hash is the SHA-1 of the `info` value's bytes). The whole
 /// input is validated as by [`decode`]; `Ok(None)` if the dict has no such key.
 pub fn dict_entry_span(input: &[u8], key: &[u8]) -> Result<Option<Range<usize>>, BencodeError> {
-    let mut p = Parser { input, pos: 0 };
+    let mut p = Parser::new(input);
     if p.peek()? != b'd' {
         return Err(BencodeError::NotADict);
     }
-    p.pos += 1;
+    p.advance(1);
     let mut found = None;
     let mut seen = BTreeSet::new();
     while p.peek()? != b'e' {
         let key_at = p.pos;
+        p.count_node()?;
         let k = p.key()?;
         let start = p.pos;
         p.value(1)?;
@@ -123,7 +151,7 @@ pub fn dict_entry_span(input: &[u8], key: &[u8]) -> Result<Option<Range<usize>>,
             found = Some(start..p.pos);
         }
     }
-    p.pos += 1;
+    p.advance(1);
     if p.pos != input.len() {
         return Err(BencodeError::TrailingData { at: p.pos });
     }
@@ -248,9 +276,34 @@ impl From<Vec<u8>> for Value {
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
+    /// Nodes still allowed (see [`max_nodes`]).
+    nodes_left: usize,
 }
 
 impl<'a> Parser<'a> {
+    fn new(input: &'a [u8]) -> Parser<'a> {
+        Parser {
+            input,
+            pos: 0,
+            nodes_left: max_nodes(input.len()),
+        }
+    }
+
+    /// Moves past `n` bytes. `pos` never exceeds `input.len()` (callers only advance over bytes
+    /// they have seen), so saturating is exact.
+    fn advance(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.input.len());
+    }
+
+    /// Charges one node to the budget.
+    fn count_node(&mut self) -> Result<(), BencodeError> {
+        self.nodes_left = self
+            .nodes_left
+            .checked_sub(1)
+            .ok_or(BencodeError::TooManyNodes { at: self.pos })?;
+        Ok(())
+    }
+
     fn peek(&self) -> Result<u8, BencodeError> {
         self.input
             .get(self.pos)
@@ -260,36 +313,39 @@ impl<'a> Parser<'a> {
 
     /// `depth` is the number of enclosing lists and dicts.
     fn value(&mut self, depth: u32) -> Result<Value, BencodeError> {
-        match self.peek()? {
+        let first = self.peek()?;
+        self.count_node()?;
+        match first {
             b'i' => self.int().map(Value::Int),
             b'0'..=b'9' => self.bytes().map(|b| Value::Bytes(b.to_vec())),
             b'l' => {
                 if depth >= MAX_DEPTH {
                     return Err(BencodeError::TooDeep { at: self.pos });
                 }
-                self.pos += 1;
+                self.advance(1);
                 let mut items = Vec::new();
                 while self.peek()? != b'e' {
-                    items.push(self.value(depth + 1)?);
+                    items.push(self.value(depth.saturating_add(1))?);
                 }
-                self.pos += 1;
+                self.advance(1);
                 Ok(Value::List(items))
             }
             b'd' => {
                 if depth >= MAX_DEPTH {
                     return Err(BencodeError::TooDeep { at: self.pos });
                 }
-                self.pos += 1;
+                self.advance(1);
                 let mut map = BTreeMap::new();
                 while self.peek()? != b'e' {
                     let key_at = self.pos;
+                    self.count_node()?;
                     let k = self.key()?.to_vec();
-                    let v = self.value(depth + 1)?;
+                    let v = self.value(depth.saturating_add(1))?;
                     if map.insert(k, v).is_some() {
                         return Err(BencodeError::DuplicateKey { at: key_at });
                     }
                 }
-                self.pos += 1;
+                self.advance(1);
                 Ok(Value::Dict(map))
             }
             byte => Err(BencodeError::UnexpectedByte { at: self.pos, byte }),
@@ -305,10 +361,10 @@ impl<'a> Parser<'a> {
 
     fn int(&mut self) -> Result<i64, BencodeError> {
         let start = self.pos;
-        self.pos += 1; // 'i'
+        self.advance(1); // 'i'
         let negative = self.peek()? == b'-';
         if negative {
-            self.pos += 1;
+            self.advance(1);
         }
         let digits_at = self.pos;
         let mut value: i64 = 0;
@@ -319,7 +375,7 @@ impl<'a> Parser<'a> {
                     if self.pos > digits_at && value == 0 {
                         return Err(BencodeError::LeadingZero { at: digits_at });
                     }
-                    let digit = i64::from(d - b'0');
+                    let digit = i64::from(d.wrapping_sub(b'0'));
                     // Accumulate with the final sign so that i64::MIN is representable.
                     value = value
                         .checked_mul(10)
@@ -331,7 +387,7 @@ impl<'a> Parser<'a> {
                             }
                         })
                         .ok_or(BencodeError::IntegerOverflow { at: start })?;
-                    self.pos += 1;
+                    self.advance(1);
                 }
                 byte => return Err(BencodeError::UnexpectedByte { at: self.pos, byte }),
             }
@@ -342,7 +398,7 @@ impl<'a> Parser<'a> {
         if negative && value == 0 {
             return Err(BencodeError::NegativeZero { at: start });
         }
-        self.pos += 1; // 'e'
+        self.advance(1); // 'e'
         Ok(value)
     }
 
@@ -358,20 +414,20 @@ impl<'a> Parser<'a> {
                     }
                     len = len
                         .checked_mul(10)
-                        .and_then(|l| l.checked_add(usize::from(d - b'0')))
+                        .and_then(|l| l.checked_add(usize::from(d.wrapping_sub(b'0'))))
                         .ok_or(BencodeError::StringTooLong { at: start })?;
-                    self.pos += 1;
+                    self.advance(1);
                 }
                 byte => return Err(BencodeError::UnexpectedByte { at: self.pos, byte }),
             }
         }
-        self.pos += 1; // ':'
-        let remaining = self.input.len() - self.pos;
-        if len > remaining {
-            return Err(BencodeError::StringTooLong { at: start });
-        }
-        let s = &self.input[self.pos..self.pos + len];
-        self.pos += len;
+        self.advance(1); // ':'
+        let s = self
+            .pos
+            .checked_add(len)
+            .and_then(|end| self.input.get(self.pos..end))
+            .ok_or(BencodeError::StringTooLong { at: start })?;
+        self.advance(len);
         Ok(s)
     }
 }
@@ -380,6 +436,87 @@ impl<'a> Parser<'a> {
 mod tests {
     use super::*;
     use crate::rng::Rng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// `l` + `le` * n + `e`: n + 1 nodes in 2n + 2 bytes.
+    fn empty_lists(n: usize) -> Vec<u8> {
+        let mut v = vec![b'l'];
+        for _ in 0..n {
+            v.extend_from_slice(b"le");
+        }
+        v.push(b'e');
+        v
+    }
+
+    #[test]
+    fn node_budget_is_a_quarter_of_the_input_plus_64() {
+        assert_eq!(max_nodes(0), 64);
+        assert_eq!(max_nodes(1000), 314);
+        // n + 1 nodes fit while n + 1 <= (2n + 2) / 4 + 64, i.e. up to n = 127.
+        assert_eq!(empty_lists(127).len(), 256);
+        assert_eq!(max_nodes(256), 128);
+        assert!(decode(&empty_lists(127)).is_ok());
+        // One more list (258 bytes, still a budget of 128): the 129th node, the 128th inner
+        // list at offset 255, is refused.
+        assert_eq!(
+            decode(&empty_lists(128)),
+            Err(BencodeError::TooManyNodes { at: 255 })
+        );
+        // 1 MiB of empty lists and dicts is refused.
+        assert!(matches!(
+            decode(&empty_lists(512 * 1024)),
+            Err(BencodeError::TooManyNodes { .. })
+        ));
+        let mut dicts = vec![b'l'];
+        for _ in 0..100_000 {
+            dicts.extend_from_slice(b"de");
+        }
+        dicts.push(b'e');
+        assert!(matches!(
+            decode(&dicts),
+            Err(BencodeError::TooManyNodes { .. })
+        ));
+        // Dict keys count too: l + (d1:alee) * n + e is 3n + 1 nodes in 7n + 2 bytes.
+        let mut keyed = vec![b'l'];
+        for _ in 0..1000 {
+            keyed.extend_from_slice(b"d1:alee");
+        }
+        keyed.push(b'e');
+        assert!(matches!(
+            decode(&keyed),
+            Err(BencodeError::TooManyNodes { .. })
+        ));
+        // dict_entry_span has the same budget.
+        let mut top = b"d1:a".to_vec();
+        top.extend_from_slice(&empty_lists(1000));
+        top.push(b'e');
+        assert!(matches!(
+            dict_entry_span(&top, b"a"),
+            Err(BencodeError::TooManyNodes { .. })
+        ));
+    }
+
+    #[test]
+    fn node_budget_admits_many_file_torrents() {
+        // 2000 files with one-letter names and a single piece: 6 nodes per 24-byte entry.
+        let files: Vec<Value> = (0..2000)
+            .map(|_| {
+                Value::dict([
+                    ("length", Value::Int(1)),
+                    ("path", Value::List(vec![Value::str("a")])),
+                ])
+            })
+            .collect();
+        let info = Value::dict([
+            ("files", Value::List(files)),
+            ("name", Value::str("d")),
+            ("piece length", Value::Int(16384)),
+            ("pieces", Value::Bytes(vec![0; 20])),
+        ]);
+        let torrent = encode(&Value::dict([("info", info)]));
+        assert!(decode(&torrent).is_ok());
+    }
 
     fn err(input: &[u8]) -> BencodeError {
         decode(input).expect_err(&String::from_utf8_lossy(input))

@@ -226,6 +226,8 @@ impl fmt::Debug for Bitfield {
 mod tests {
     use super::*;
     use crate::rng::Rng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn wire_order_is_high_bit_first() {

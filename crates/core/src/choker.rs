@@ -430,6 +430,8 @@ impl Choker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn secs(s: u64) -> Time {
         Time::from_millis(s * 1000)

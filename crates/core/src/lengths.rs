@@ -223,6 +223,8 @@ impl Lengths {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn all_blocks_cover(l: &Lengths) {
         let mut expected_offset = 0u64;

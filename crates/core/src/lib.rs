@@ -35,6 +35,8 @@ pub fn sha1(data: &[u8]) -> Sha1Digest {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     #[test]
     fn sha1_of_abc_matches_fips_180_vector() {
         let hex: String = super::sha1(b"abc")

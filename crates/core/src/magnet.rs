@@ -215,6 +215,8 @@ fn percent_encode(s: &str, space_as_plus: bool) -> String {
 mod tests {
     use super::*;
     use crate::metainfo::TorrentBuilder;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const HEX: &str = "dd8255ecdc7ca55fb0bbf81323d87062db1f6d1c";
 

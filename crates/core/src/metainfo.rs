@@ -554,6 +554,8 @@ fn check_component(c: &str) -> Result<(), MetainfoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn info_hash_hex_and_base32() {

@@ -190,6 +190,8 @@ impl RateEstimator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn ms(v: u64) -> Time {
         Time::from_millis(v)

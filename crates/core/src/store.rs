@@ -231,6 +231,8 @@ impl PieceStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn piece(l: &Lengths, i: u32) -> PieceIndex {
         l.validate_piece(i).unwrap()

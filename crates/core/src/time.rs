@@ -59,6 +59,8 @@ impl AddAssign<Duration> for Time {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn arithmetic_saturates() {

@@ -366,6 +366,8 @@ fn triple(out: &mut Vec<u8>, msg_id: u8, a: u32, b: u32, c: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const INFO_HASH: [u8; 20] = [0xab; 20];
     const PEER_ID: [u8; 20] = *b"-TS0001-abcdefghijkl";

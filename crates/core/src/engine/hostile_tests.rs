@@ -4,6 +4,9 @@
 //! [`Lab`] plays every remote peer by hand: it feeds the engine raw bytes per connection and
 //! decodes what the engine sends to each, in virtual time.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -4,6 +4,9 @@
 //! `PeerKey(b)`), delivers every `Send` after a fixed latency and fires timeouts, all in
 //! virtual time, so each scenario is deterministic.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 

@@ -227,6 +227,8 @@ mod tests {
     use crate::metainfo::InfoHash;
     use crate::rng::Rng;
     use std::ops::Range;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn data(len: usize, seed: u64) -> Vec<u8> {
         let mut v = vec![0u8; len];

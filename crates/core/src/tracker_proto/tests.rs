@@ -1,5 +1,8 @@
 //! Round trips, WebTorrent field names and rejected input.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use super::*;
 
 fn ih(b: u8) -> InfoHash {

@@ -339,6 +339,8 @@ mod tests {
     use crate::bitfield::Bitfield;
     use crate::rng::Rng;
     use crate::wire::{ExtendedHandshake, MAX_EXTENDED_LEN};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const INFO_HASH: [u8; 20] = [0xab; 20];
     const PEER_ID: [u8; 20] = *b"-TS0001-abcdefghijkl";

@@ -175,6 +175,8 @@ pub fn metadata_pieces(size: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::wire::{Decoder, Frame, Handshake, WireLimits, UT_METADATA};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn extended_handshake_round_trip_and_unknown_keys() {
