@@ -110,6 +110,8 @@ enum Work {
     ConnectTimeout(u64),
     Store(StoreNote),
     Notice(Notice),
+    /// A warning for the page (`warning` event).
+    Warn(String),
     Timeout,
     Limits(Option<u64>, Option<u64>),
     Destroy,
@@ -152,13 +154,7 @@ impl Driver {
         engine_config.super_seeding = config.super_seed;
         let engine = Engine::new(engine_config, torrent, make_store(notify))
             .map_err(|e| format!("cannot start the torrent: {e}"))?;
-        let mut announce: Vec<String> = Vec::new();
-        for url in &config.announce {
-            let url = url.trim_end_matches('/').to_string();
-            if !url.is_empty() && !announce.contains(&url) {
-                announce.push(url);
-            }
-        }
+        let (announce, ignored) = tabswarm_core::magnet::tracker_list(config.announce.clone());
         let driver = Rc::new_cyclic(|me: &Weak<Driver>| Driver {
             me: me.clone(),
             state: RefCell::new(State {
@@ -194,6 +190,12 @@ impl Driver {
             .map(|u| TrackerClient::new(u, identity.clone(), host.clone()))
             .collect();
         driver.state.borrow_mut().trackers = trackers;
+        if ignored > 0 {
+            let max = tabswarm_core::magnet::MAX_TRACKERS;
+            driver.push(Work::Warn(format!(
+                "ignored {ignored} trackers beyond the first {max}"
+            )));
+        }
         driver.push(Work::Timeout);
         Ok(driver)
     }
@@ -422,6 +424,7 @@ impl Driver {
                 }
                 _ => fx.push(error_effect(&n.to_string())),
             },
+            Work::Warn(msg) => fx.push(Effect::Emit("warning", js_sys::Error::new(&msg).into())),
             Work::Timeout => s.engine.handle_input(now, Input::Timeout),
             Work::Limits(up, down) => s.engine.set_limits(up, down),
             Work::Destroy => {

@@ -229,13 +229,10 @@ impl ClientInner {
         let mut all = strings(&prop(opts, "announce"), "announce").map_err(JsValue::from)?;
         all.extend(extra.iter().cloned());
         all.extend(self.announce.iter().cloned());
-        let mut out: Vec<String> = Vec::new();
-        for url in all {
-            if !out.contains(&url) {
-                out.push(url);
-            }
-        }
-        Ok(out)
+        // Dedupe only: the driver caps the list (and warns about the rest).
+        let mut seen = std::collections::BTreeSet::new();
+        all.retain(|url| seen.insert(url.clone()));
+        Ok(all)
     }
 
     fn start(

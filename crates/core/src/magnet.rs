@@ -11,6 +11,7 @@
 //! unreserved set (like `encodeURIComponent`), writes spaces in `dn` as `+`, and lowercases
 //! the hex hash, in the order `xt`, `dn`, `tr`, `ws`, `xs`.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::metainfo::{InfoHash, Metainfo};
@@ -73,6 +74,9 @@ impl Magnet {
             .ok_or(MagnetError::NotAMagnet)?;
         let mut info_hash = None;
         let mut m = Magnet::new(InfoHash::default());
+        let mut seen = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
+        // Trackers past the cap are kept for `tracker_list` to count, up to a bound.
+        let tracker_cap = MAX_TRACKERS * 64;
         for param in query.split('&') {
             let (raw_key, raw_value) = param.split_once('=').unwrap_or((param, ""));
             let key = base_key(raw_key);
@@ -91,9 +95,24 @@ impl Magnet {
                     }
                 }
                 "dn" if m.name.is_none() => m.name = Some(percent_decode(raw_value, true)),
-                "tr" => push_unique(&mut m.trackers, percent_decode(raw_value, false)),
-                "ws" | "as" => push_unique(&mut m.web_seeds, percent_decode(raw_value, false)),
-                "xs" => push_unique(&mut m.exact_sources, percent_decode(raw_value, false)),
+                "tr" => push_unique(
+                    &mut m.trackers,
+                    &mut seen[0],
+                    tracker_cap,
+                    percent_decode(raw_value, false),
+                ),
+                "ws" | "as" => push_unique(
+                    &mut m.web_seeds,
+                    &mut seen[1],
+                    MAX_MAGNET_SOURCES,
+                    percent_decode(raw_value, false),
+                ),
+                "xs" => push_unique(
+                    &mut m.exact_sources,
+                    &mut seen[2],
+                    MAX_MAGNET_SOURCES,
+                    percent_decode(raw_value, false),
+                ),
                 _ => {}
             }
         }
@@ -152,8 +171,35 @@ fn base_key(key: &str) -> &str {
     }
 }
 
-fn push_unique(list: &mut Vec<String>, v: String) {
-    if !v.is_empty() && !list.contains(&v) {
+/// Most tracker URLs one torrent uses (each is a WebSocket): the rest are ignored.
+pub const MAX_TRACKERS: usize = 16;
+/// Most web seeds and exact sources a magnet link keeps.
+pub const MAX_MAGNET_SOURCES: usize = 16;
+
+/// Tracker URLs for one torrent: trailing `/` trimmed, empty ones and repeats dropped, at
+/// most [`MAX_TRACKERS`] kept in order. Returns them and how many distinct URLs were ignored
+/// past the cap. Linear in the input.
+pub fn tracker_list(urls: impl IntoIterator<Item = String>) -> (Vec<String>, usize) {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut ignored = 0usize;
+    for url in urls {
+        let url = url.trim_end_matches('/').to_string();
+        if url.is_empty() || !seen.insert(url.clone()) {
+            continue;
+        }
+        if out.len() < MAX_TRACKERS {
+            out.push(url);
+        } else {
+            ignored = ignored.saturating_add(1);
+        }
+    }
+    (out, ignored)
+}
+
+/// Appends `v` unless empty, a repeat (`seen` holds what `list` has) or past `cap`.
+fn push_unique(list: &mut Vec<String>, seen: &mut BTreeSet<String>, cap: usize, v: String) {
+    if !v.is_empty() && list.len() < cap && seen.insert(v.clone()) {
         list.push(v);
     }
 }
@@ -329,5 +375,29 @@ mod tests {
         assert_eq!(m.web_seeds, ["https://seed.example/"]);
         let parsed: Magnet = m.to_uri().parse().unwrap();
         assert_eq!(parsed, m);
+    }
+
+    #[test]
+    fn a_magnet_with_100_000_trackers_parses_in_linear_time_and_keeps_a_bounded_list() {
+        let mut uri = format!("magnet:?xt=urn:btih:{HEX}");
+        for i in 0..100_000 {
+            uri.push_str(&format!("&tr=wss%3A%2F%2Ft{i}.example"));
+        }
+        // Quadratic dedupe would do 5e9 string compares here; this finishes at once.
+        let m = Magnet::parse(&uri).unwrap();
+        assert_eq!(m.trackers.len(), MAX_TRACKERS * 64);
+        let (list, ignored) = tracker_list(m.trackers);
+        assert_eq!(list.len(), MAX_TRACKERS);
+        assert_eq!(list[0], "wss://t0.example");
+        assert_eq!(ignored, MAX_TRACKERS * 63);
+    }
+
+    #[test]
+    fn tracker_list_trims_dedupes_and_caps() {
+        let urls = ["ws://a/", "ws://a", "", "ws://b"].map(String::from);
+        assert_eq!(
+            tracker_list(urls),
+            (vec!["ws://a".to_string(), "ws://b".to_string()], 0)
+        );
     }
 }

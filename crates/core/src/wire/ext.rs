@@ -79,12 +79,27 @@ impl ExtendedHandshake {
                 .and_then(|s| u64::try_from(s).ok())
                 .filter(|&s| s > 0 && s <= MAX_METADATA_SIZE),
             reqq: int("reqq").and_then(|r| u32::try_from(r).ok()),
-            v: d.get(&b"v"[..])
-                .and_then(Value::as_bytes)
-                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            v: d.get(&b"v"[..]).and_then(Value::as_bytes).map(client_name),
             p: int("p").and_then(|p| u16::try_from(p).ok()),
         })
     }
+}
+
+/// Longest client name (`v`) we keep, in bytes: peers may send up to a whole message.
+pub const MAX_CLIENT_NAME: usize = 64;
+
+/// `v` as text, cut to at most [`MAX_CLIENT_NAME`] bytes on a character boundary.
+fn client_name(bytes: &[u8]) -> String {
+    let head = bytes
+        .get(..bytes.len().min(MAX_CLIENT_NAME * 4))
+        .unwrap_or(bytes);
+    let mut name = String::from_utf8_lossy(head).into_owned();
+    let mut end = name.len().min(MAX_CLIENT_NAME);
+    while !name.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    name.truncate(end);
+    name
 }
 
 /// A BEP 9 `ut_metadata` message (the payload of an extended message).
@@ -276,5 +291,22 @@ mod tests {
         assert_eq!(UtMetadata::decode(&payload), Ok(Some(msg)));
         assert_eq!(metadata_pieces(40_000), 3);
         assert_eq!(metadata_pieces(16_384), 1);
+    }
+
+    #[test]
+    fn a_long_client_name_is_cut_to_64_bytes_on_a_char_boundary() {
+        let long = "é".repeat(100_000);
+        let h = ExtendedHandshake {
+            v: Some(long),
+            ..ExtendedHandshake::default()
+        };
+        let v = ExtendedHandshake::decode(&h.encode()).unwrap().v.unwrap();
+        assert_eq!(v, "é".repeat(32));
+        let short = ExtendedHandshake {
+            v: Some("tabswarm 0.1.0".into()),
+            ..ExtendedHandshake::default()
+        };
+        let v = ExtendedHandshake::decode(&short.encode()).unwrap().v;
+        assert_eq!(v.as_deref(), Some("tabswarm 0.1.0"));
     }
 }
