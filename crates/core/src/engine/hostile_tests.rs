@@ -445,9 +445,10 @@ fn a_metadata_request_whose_offset_overflows_32_bits_is_rejected() {
     }
 }
 
-#[test]
-fn metadata_replies_wait_for_the_send_buffer() {
-    // An info dict of 3 metadata pieces (about 40 KiB of piece hashes).
+/// A seed whose info dict has 3 metadata pieces (about 40 KiB of piece hashes), which
+/// pauses uploads at 1000 buffered bytes, connected to remote 7 whose transport holds
+/// `buffered` bytes.
+fn seed_with_a_small_send_buffer(buffered: u64) -> Lab {
     let (m, data) = make_torrent(2000 * BLOCK_LEN as usize, BLOCK_LEN, 25);
     assert!(m.info_bytes.len() > 2 * METADATA_PIECE_LEN as usize);
     let config = Config {
@@ -460,9 +461,15 @@ fn metadata_replies_wait_for_the_send_buffer() {
     lab.ext_handshake(7, None);
     lab.input(Input::SendBuffer {
         peer: PeerKey(7),
-        buffered: 0,
+        buffered,
     });
     lab.take(7);
+    lab
+}
+
+#[test]
+fn metadata_replies_wait_for_the_send_buffer() {
+    let mut lab = seed_with_a_small_send_buffer(0);
     for piece in 0..3 {
         lab.msg(7, &UtMetadata::Request { piece }.to_message(OUR_UT));
     }
@@ -487,20 +494,7 @@ fn metadata_replies_wait_for_the_send_buffer() {
 
 #[test]
 fn metadata_requests_beyond_the_queue_are_dropped() {
-    let (m, data) = make_torrent(2000 * BLOCK_LEN as usize, BLOCK_LEN, 26);
-    let config = Config {
-        max_send_buffer: 1000,
-        ..Config::new(*b"-TS0001-seed00000000", 1)
-    };
-    let store = MemoryStore::with_content(data);
-    let mut lab = Lab::new(Engine::new(config, Torrent::Seed(m.clone()), store).unwrap());
-    lab.connect(7, m.info_hash.0);
-    lab.ext_handshake(7, None);
-    lab.input(Input::SendBuffer {
-        peer: PeerKey(7),
-        buffered: 100_000,
-    });
-    lab.take(7);
+    let mut lab = seed_with_a_small_send_buffer(100_000);
     for _ in 0..1000 {
         lab.msg(7, &UtMetadata::Request { piece: 0 }.to_message(OUR_UT));
     }
