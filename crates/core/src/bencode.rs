@@ -22,6 +22,8 @@
 //! overhead stays within about 8 times the input plus a constant. No length read from the input
 //! is ever used to reserve memory. [`encode`] writes dict keys in sorted order (a `BTreeMap` keeps them so).
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
@@ -433,6 +435,7 @@ impl<'a> Parser<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // Test code: overflow would fail the test.
 mod tests {
     use super::*;
     use crate::rng::Rng;
@@ -656,7 +659,7 @@ mod tests {
             ("pieces", Value::Bytes(vec![7; 40])),
         ]));
         let alphabet = b"ilde0123456789:-x";
-        let mut decoded_ok = 0;
+        let mut decoded_ok = 0u32;
         for round in 0..20_000 {
             let mut buf = if round % 2 == 0 {
                 seed_doc.clone()
@@ -680,7 +683,7 @@ mod tests {
                 }
             }
             if let Ok(v) = decode(&buf) {
-                decoded_ok += 1;
+                decoded_ok = decoded_ok.saturating_add(1);
                 // Whatever decodes re-encodes to something that decodes to the same value.
                 assert_eq!(decode(&encode(&v)), Ok(v));
             }

@@ -24,6 +24,8 @@
 //! Our handshake sets only the BEP 10 reserved bit (`reserved[5] |= 0x10`); not BEP 6 (0x04 in
 //! byte 7), which would oblige us to implement `have_all`, `reject` and the rest.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::fmt;
 
 use crate::bencode::BencodeError;
@@ -32,7 +34,7 @@ use crate::lengths::BLOCK_LEN;
 mod decoder;
 mod ext;
 pub use decoder::{Decoder, Frame};
-pub use ext::{metadata_pieces, ExtendedHandshake, UtMetadata};
+pub use ext::{metadata_pieces, ExtendedHandshake, UtMetadata, MAX_CLIENT_NAME_LEN};
 
 /// The protocol string of the BEP 3 handshake (its length, 19, is the first byte).
 pub const PROTOCOL: &[u8; 19] = b"BitTorrent protocol";
@@ -278,7 +280,7 @@ impl Message {
                 out.extend_from_slice(&index.to_be_bytes());
             }
             Message::Bitfield(bits) => {
-                prefix(out, 1 + wire_len(bits.len()), id::BITFIELD);
+                prefix(out, wire_len(bits.len()).saturating_add(1), id::BITFIELD);
                 out.extend_from_slice(bits);
             }
             Message::Request {
@@ -293,7 +295,7 @@ impl Message {
                 length,
             } => triple(out, id::CANCEL, *index, *begin, *length),
             Message::Extended { id, payload } => {
-                prefix(out, 2 + wire_len(payload.len()), id::EXTENDED);
+                prefix(out, wire_len(payload.len()).saturating_add(2), id::EXTENDED);
                 out.push(*id);
                 out.extend_from_slice(payload);
             }
@@ -316,15 +318,16 @@ impl Message {
 
     /// Bytes [`encode`](Self::encode) appends, length prefix included.
     pub fn encoded_len(&self) -> usize {
-        4 + match self {
+        let body: usize = match self {
             Message::KeepAlive => 0,
             Message::Choke | Message::Unchoke | Message::Interested | Message::NotInterested => 1,
             Message::Have { .. } => 5,
-            Message::Bitfield(b) => 1 + b.len(),
+            Message::Bitfield(b) => b.len().saturating_add(1),
             Message::Request { .. } | Message::Cancel { .. } => 13,
-            Message::Piece { data, .. } => 9 + data.len(),
-            Message::Extended { payload, .. } => 2 + payload.len(),
-        }
+            Message::Piece { data, .. } => data.len().saturating_add(9),
+            Message::Extended { payload, .. } => payload.len().saturating_add(2),
+        };
+        body.saturating_add(4)
     }
 }
 
@@ -336,7 +339,7 @@ fn check_handshake_prefix(bytes: &[u8]) -> Result<(), WireError> {
         }
     }
     let have = bytes.len().min(20);
-    if have > 1 && bytes[1..have] != PROTOCOL[..have - 1] {
+    if have > 1 && bytes[1..have] != PROTOCOL[..have.saturating_sub(1)] {
         return Err(WireError::BadProtocolString);
     }
     Ok(())
@@ -364,6 +367,7 @@ fn triple(out: &mut Vec<u8>, msg_id: u8, a: u32, b: u32, c: u32) {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // Test code: overflow would fail the test.
 mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]

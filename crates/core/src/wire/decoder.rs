@@ -1,5 +1,7 @@
 //! The incremental [`Decoder`] of one peer's byte stream; see [`crate::wire`] for the rules.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::VecDeque;
 
 use super::{
@@ -112,7 +114,8 @@ impl Decoder {
             } => {
                 let take = input.len().min(*remaining as usize);
                 data.extend_from_slice(&input[..take]);
-                *remaining -= wire_len(take);
+                // take <= remaining, so this is exact.
+                *remaining = remaining.saturating_sub(wire_len(take));
                 if *remaining == 0 {
                     let data = std::mem::take(data);
                     let msg = match *kind {
@@ -126,7 +129,8 @@ impl Decoder {
             }
             State::Skip { remaining } => {
                 let take = input.len().min(*remaining as usize);
-                *remaining -= wire_len(take);
+                // take <= remaining, so this is exact.
+                *remaining = remaining.saturating_sub(wire_len(take));
                 if *remaining == 0 {
                     self.state = State::Head;
                     self.head_len = 0;
@@ -139,9 +143,11 @@ impl Decoder {
     }
 
     fn fill_head(&mut self, input: &[u8], need: usize) -> usize {
-        let take = input.len().min(need - self.head_len);
-        self.head[self.head_len..self.head_len + take].copy_from_slice(&input[..take]);
-        self.head_len += take;
+        // head_len <= need and head_len + take <= need <= head.len(): both are exact.
+        let take = input.len().min(need.saturating_sub(self.head_len));
+        let end = self.head_len.saturating_add(take);
+        self.head[self.head_len..end].copy_from_slice(&input[..take]);
+        self.head_len = end;
         take
     }
 
@@ -238,9 +244,16 @@ impl Decoder {
             return Ok(());
         }
         let h = &self.head;
-        let word = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+        let word = |at: usize| {
+            let mut b = [0; 4];
+            if let Some(w) = h.get(at..at.saturating_add(4)) {
+                b.copy_from_slice(w);
+            }
+            u32::from_be_bytes(b)
+        };
         // Bytes of the message after the head: the length prefix counts everything but itself.
-        let remaining = len - wire_len(head - 4);
+        // `classify` only returns a head (>= 4) that the length covers, so nothing saturates.
+        let remaining = len.saturating_sub(wire_len(head.saturating_sub(4)));
         match rest {
             Rest::None => {
                 let msg = match msg_id {
@@ -263,7 +276,7 @@ impl Decoder {
                 self.emit(msg);
             }
             Rest::Skip => {
-                self.ignored += 1;
+                self.ignored = self.ignored.saturating_add(1);
                 if remaining == 0 {
                     self.head_len = 0;
                 } else {
@@ -334,6 +347,7 @@ enum Rest {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // Test code: overflow would fail the test.
 mod tests {
     use super::*;
     use crate::bitfield::Bitfield;
@@ -354,7 +368,7 @@ mod tests {
         for m in msgs {
             let before = out.len();
             m.encode(&mut out);
-            assert_eq!(out.len() - before, m.encoded_len(), "{m:?}");
+            assert_eq!(out.len().saturating_sub(before), m.encoded_len(), "{m:?}");
         }
         out
     }

@@ -1,6 +1,8 @@
 //! BEP 10 extended handshake and BEP 9 `ut_metadata` payloads (the bodies of
 //! [`Message::Extended`](super::Message::Extended)); re-exported from [`crate::wire`].
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::BTreeMap;
 
 use super::{Message, WireError, MAX_METADATA_SIZE, METADATA_PIECE_LEN};
@@ -85,21 +87,23 @@ impl ExtendedHandshake {
     }
 }
 
-/// Longest client name (`v`) we keep, in bytes: peers may send up to a whole message.
-pub const MAX_CLIENT_NAME: usize = 64;
+/// Longest client name ([`ExtendedHandshake::v`]) kept, in bytes; longer names are cut.
+pub const MAX_CLIENT_NAME_LEN: usize = 64;
 
-/// `v` as text, cut to at most [`MAX_CLIENT_NAME`] bytes on a character boundary.
-fn client_name(bytes: &[u8]) -> String {
-    let head = bytes
-        .get(..bytes.len().min(MAX_CLIENT_NAME * 4))
-        .unwrap_or(bytes);
-    let mut name = String::from_utf8_lossy(head).into_owned();
-    let mut end = name.len().min(MAX_CLIENT_NAME);
+/// The client name from the raw `v` bytes (invalid UTF-8 replaced), at most
+/// [`MAX_CLIENT_NAME_LEN`] bytes, cut back to a UTF-8 char boundary. Only the first 64 + 3
+/// raw bytes are converted: a char cut by that limit starts at byte 64 or later, and
+/// replacement never moves text to an earlier offset, so it falls in the part cut off anyway.
+fn client_name(raw: &[u8]) -> String {
+    let head = raw
+        .get(..MAX_CLIENT_NAME_LEN.saturating_add(3))
+        .unwrap_or(raw);
+    let name = String::from_utf8_lossy(head);
+    let mut end = name.len().min(MAX_CLIENT_NAME_LEN);
     while !name.is_char_boundary(end) {
         end = end.saturating_sub(1);
     }
-    name.truncate(end);
-    name
+    name.get(..end).unwrap_or_default().to_owned()
 }
 
 /// A BEP 9 `ut_metadata` message (the payload of an extended message).
@@ -187,6 +191,7 @@ pub fn metadata_pieces(size: u64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // Test code: overflow would fail the test.
 mod tests {
     use super::*;
     use crate::wire::{Decoder, Frame, Handshake, WireLimits, UT_METADATA};
@@ -231,6 +236,34 @@ mod tests {
             ExtendedHandshake::decode(b"d1:m"),
             Err(WireError::Bencode(_))
         ));
+    }
+
+    #[test]
+    fn client_name_is_cut_to_64_bytes_on_a_char_boundary() {
+        let with_v = |v: &[u8]| {
+            let mut d = BTreeMap::new();
+            d.insert(b"v".to_vec(), Value::Bytes(v.to_vec()));
+            let h = ExtendedHandshake::decode(&bencode::encode(&Value::Dict(d))).unwrap();
+            h.v.unwrap()
+        };
+        assert_eq!(with_v(b"short"), "short");
+        assert_eq!(with_v(&[b'a'; 64]), "a".repeat(64));
+        assert_eq!(with_v(&[b'a'; 100_000]), "a".repeat(64));
+        // 63 ASCII bytes then a 2-byte char that would end at 65: the char goes.
+        let mut v = vec![b'x'; 63];
+        v.extend_from_slice("é".as_bytes());
+        assert_eq!(with_v(&v), "x".repeat(63));
+        // 62 + 2 bytes fits exactly.
+        let mut v = vec![b'x'; 62];
+        v.extend_from_slice("é".as_bytes());
+        v.extend_from_slice(b"tail");
+        assert_eq!(with_v(&v), format!("{}é", "x".repeat(62)));
+        // 4-byte chars: 16 fit in 64 bytes.
+        assert_eq!(with_v("🦀".repeat(40).as_bytes()), "🦀".repeat(16));
+        // Invalid bytes become U+FFFD (3 bytes each): 21 of them fit.
+        let name = with_v(&[0xff; 1000]);
+        assert_eq!(name, "\u{fffd}".repeat(21));
+        assert!(name.len() <= MAX_CLIENT_NAME_LEN);
     }
 
     #[test]
@@ -291,22 +324,5 @@ mod tests {
         assert_eq!(UtMetadata::decode(&payload), Ok(Some(msg)));
         assert_eq!(metadata_pieces(40_000), 3);
         assert_eq!(metadata_pieces(16_384), 1);
-    }
-
-    #[test]
-    fn a_long_client_name_is_cut_to_64_bytes_on_a_char_boundary() {
-        let long = "é".repeat(100_000);
-        let h = ExtendedHandshake {
-            v: Some(long),
-            ..ExtendedHandshake::default()
-        };
-        let v = ExtendedHandshake::decode(&h.encode()).unwrap().v.unwrap();
-        assert_eq!(v, "é".repeat(32));
-        let short = ExtendedHandshake {
-            v: Some("tabswarm 0.1.0".into()),
-            ..ExtendedHandshake::default()
-        };
-        let v = ExtendedHandshake::decode(&short.encode()).unwrap().v;
-        assert_eq!(v.as_deref(), Some("tabswarm 0.1.0"));
     }
 }
