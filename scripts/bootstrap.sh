@@ -33,6 +33,12 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qF "$WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
+# cargo-fuzz (scripts/fuzz.sh) needs a nightly toolchain; without one fuzzing is skipped.
+if rustup toolchain list 2>/dev/null | grep -q '^nightly' && ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  say "installing cargo-fuzz (cargo install, a few minutes)"
+  cargo +nightly install cargo-fuzz --locked
+fi
+
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   say "installing Debian's chromium and chromium-driver"
   as_root apt-get update -qq

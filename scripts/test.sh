@@ -18,6 +18,8 @@ step "native tests"
 cargo test --quiet --workspace
 step "core unit tests on wasm32 (32-bit usize, in Node)"
 bash scripts/test-core-wasm.sh
+step "fuzzing, 20 s per target (npm run fuzz -- SECONDS for longer)"
+bash scripts/fuzz.sh 20
 step "build"
 bash scripts/build.sh
 step "browser tests (wasm-bindgen-test, headless Chromium, against our tracker)"
