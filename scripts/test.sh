@@ -10,6 +10,7 @@ step() { printf '\n== %s ==\n' "$*" >&2; }
 
 step "cargo fmt --check"
 cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 step "cargo clippy (native)"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 step "cargo clippy (wasm32)"

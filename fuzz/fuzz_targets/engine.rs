@@ -28,7 +28,9 @@ const HONEST: [u64; 2] = [1, 2];
 const UPSTREAM: PeerKey = PeerKey(0);
 
 fn content() -> Vec<u8> {
-    (0..LEN).map(|i| (i.wrapping_mul(131) % 251) as u8).collect()
+    (0..LEN)
+        .map(|i| (i.wrapping_mul(131) % 251) as u8)
+        .collect()
 }
 
 fn torrent(data: &[u8]) -> Metainfo {
@@ -56,7 +58,9 @@ struct Script<'a>(&'a [u8]);
 
 impl Script<'_> {
     fn u8(&mut self) -> u8 {
-        let Some((&b, rest)) = self.0.split_first() else { return 0 };
+        let Some((&b, rest)) = self.0.split_first() else {
+            return 0;
+        };
         self.0 = rest;
         b
     }
@@ -229,7 +233,9 @@ impl World {
     }
 
     fn seed_input(&mut self, k: u64, input: Input<'_>) {
-        let Some((seed, due)) = self.seeds.get_mut(&k) else { return };
+        let Some((seed, due)) = self.seeds.get_mut(&k) else {
+            return;
+        };
         seed.handle_input(self.now, input);
         loop {
             match seed.poll_output(self.now) {
@@ -258,11 +264,20 @@ impl World {
             for k in HONEST {
                 for data in self.to_seed.remove(&k).unwrap_or_default() {
                     moved = true;
-                    self.seed_input(k, Input::Data { peer: UPSTREAM, data: &data });
+                    self.seed_input(
+                        k,
+                        Input::Data {
+                            peer: UPSTREAM,
+                            data: &data,
+                        },
+                    );
                 }
                 for data in self.to_leecher.remove(&k).unwrap_or_default() {
                     moved = true;
-                    self.leecher_input(Input::Data { peer: PeerKey(k), data: &data });
+                    self.leecher_input(Input::Data {
+                        peer: PeerKey(k),
+                        data: &data,
+                    });
                 }
             }
             if !moved {

@@ -7,7 +7,9 @@ use tabswarm_core::wire::{ExtendedHandshake, UtMetadata, MAX_METADATA_SIZE, META
 fuzz_target!(|data: &[u8]| {
     if let Ok(h) = ExtendedHandshake::decode(data) {
         assert!(h.v.as_ref().is_none_or(|v| v.len() <= 64));
-        assert!(h.metadata_size.is_none_or(|s| s > 0 && s <= MAX_METADATA_SIZE));
+        assert!(h
+            .metadata_size
+            .is_none_or(|s| s > 0 && s <= MAX_METADATA_SIZE));
         let again = ExtendedHandshake::decode(&h.encode()).expect("own handshake decodes");
         assert_eq!(again, h);
     }

@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use tabswarm_core::magnet::{tracker_list, Magnet, MAX_TRACKERS};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(m) = Magnet::parse(text) {
         let uri = m.to_uri();
         let again = Magnet::parse(&uri).expect("our own magnet parses");

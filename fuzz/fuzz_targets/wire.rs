@@ -21,7 +21,9 @@ fn run(data: &[u8], chunk: usize, limits: WireLimits) -> (Vec<Frame>, bool) {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&knobs, data)) = input.split_first() else { return };
+    let Some((&knobs, data)) = input.split_first() else {
+        return;
+    };
     let limits = WireLimits::for_pieces(u32::from(knobs & 0x3f) * 97 + 1);
     let (whole, failed) = run(data, data.len(), limits);
     let (sliced, failed_sliced) = run(data, usize::from(knobs >> 6) * 7 + 1, limits);
@@ -36,7 +38,10 @@ fuzz_target!(|input: &[u8]| {
                 assert!(data.len() <= limits.max_block_len as usize)
             }
             Frame::Message(m @ Message::Extended { payload, .. }) => {
-                assert!(payload.len() <= tabswarm_core::wire::MAX_EXTENDED_LEN as usize, "{m:?}")
+                assert!(
+                    payload.len() <= tabswarm_core::wire::MAX_EXTENDED_LEN as usize,
+                    "{m:?}"
+                )
             }
             _ => {}
         }
