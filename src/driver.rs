@@ -23,7 +23,7 @@
 //! drained, which is reported again.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use futures::channel::oneshot;
@@ -36,9 +36,10 @@ use tabswarm_core::tracker_proto::{InfoHash as WireInfoHash, PeerId};
 use wasm_bindgen::JsValue;
 
 use crate::js::{self, Timer};
+use crate::peer_slots::{PeerSlots, Slot};
 use crate::rtc::{self, EventSink, RtcConfig, RtcEvent, RtcPeer};
 use crate::storage::{BrowserStore, StoreNote, StoreNotify};
-use crate::tracker_client::{self, Host, Identity, Notice, TrackerClient, Transfer};
+use crate::tracker_client::{Host, Identity, Notice, TrackerClient, Transfer};
 
 /// Connections per torrent beyond which we stop making offers (WebTorrent: 55).
 pub const MAX_PEERS: usize = 50;
@@ -76,8 +77,8 @@ pub struct Driver {
     /// Read by trackers without touching `state` (they may be called while it is borrowed).
     transfer: Cell<Transfer>,
     next_conn: Cell<u64>,
-    /// Remote peer ids with a connection (open or opening).
-    remotes: RefCell<HashSet<PeerId>>,
+    /// The peer limit and bans (read by trackers without touching `state`).
+    slots: PeerSlots,
     /// Our peer id.
     my_id: PeerId,
     destroyed: Cell<bool>,
@@ -92,6 +93,8 @@ struct State {
     done_waiters: Vec<oneshot::Sender<Result<(), String>>>,
     /// Set once the torrent is destroyed.
     ended: Option<String>,
+    /// Delivers a warning from `start` to the page's listeners.
+    startup_warning: Option<Timer>,
 }
 
 struct Conn {
@@ -106,7 +109,8 @@ struct Conn {
 /// What a JS callback hands the pump.
 enum Work {
     Rtc(u64, RtcEvent),
-    Handover(u64, RtcPeer, PeerId, bool),
+    /// Signalling finished; the slot is dropped once the connection is recorded.
+    Handover(u64, RtcPeer, PeerId, bool, Slot),
     ConnectTimeout(u64),
     Store(StoreNote),
     Notice(Notice),
@@ -165,13 +169,14 @@ impl Driver {
                 timer: None,
                 done_waiters: Vec::new(),
                 ended: None,
+                startup_warning: None,
             }),
             queue: RefCell::new(VecDeque::new()),
             running: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
             transfer: Cell::new(Transfer::default()),
             next_conn: Cell::new(1),
-            remotes: RefCell::new(HashSet::new()),
+            slots: PeerSlots::new(MAX_PEERS),
             my_id: PeerId(config.peer_id),
             destroyed: Cell::new(false),
         });
@@ -192,9 +197,15 @@ impl Driver {
         driver.state.borrow_mut().trackers = trackers;
         if ignored > 0 {
             let max = tabswarm_core::magnet::MAX_TRACKERS;
-            driver.push(Work::Warn(format!(
-                "ignored {ignored} trackers beyond the first {max}"
-            )));
+            let mut msg = Some(format!("ignored {ignored} trackers beyond the first {max}"));
+            let me = Rc::downgrade(&driver);
+            // On a timer, not now: the page registers its listeners once `add()` resolves.
+            let timer = Timer::once(0, move || {
+                if let (Some(d), Some(msg)) = (me.upgrade(), msg.take()) {
+                    d.push(Work::Warn(msg));
+                }
+            });
+            driver.state.borrow_mut().startup_warning = Some(timer);
         }
         driver.push(Work::Timeout);
         Ok(driver)
@@ -366,7 +377,11 @@ impl Driver {
         let now = js::now();
         match work {
             Work::Rtc(id, ev) => self.on_rtc(&mut s, now, id, ev, &mut fx),
-            Work::Handover(id, peer, remote, we_offered) => {
+            Work::Handover(id, peer, remote, we_offered, _slot) => {
+                if self.slots.is_banned(&remote) {
+                    fx.push(Effect::Drop(Box::new(peer)));
+                    return fx;
+                }
                 let twin = s
                     .conns
                     .iter()
@@ -402,7 +417,7 @@ impl Driver {
                         connect_timer: Some(timer),
                     },
                 );
-                self.remotes.borrow_mut().insert(remote);
+                self.slots.connect(remote);
                 if open {
                     self.on_rtc(&mut s, now, id, RtcEvent::Open, &mut fx);
                 }
@@ -571,11 +586,14 @@ impl Driver {
             Event::HashFailed { piece } => fx.push(error_effect(&format!(
                 "piece {piece} failed its hash check; fetching it again"
             ))),
-            Event::PeerBanned { peer_id, .. } => fx.push(error_effect(&format!(
-                "banned peer {} after {} hash failures",
-                hex(&peer_id),
-                tabswarm_core::engine::BAN_STRIKES
-            ))),
+            Event::PeerBanned { peer_id, .. } => {
+                self.slots.ban(PeerId(peer_id));
+                fx.push(error_effect(&format!(
+                    "banned peer {} after {} hash failures",
+                    hex(&peer_id),
+                    tabswarm_core::engine::BAN_STRIKES
+                )));
+            }
             Event::Done => {
                 for tx in s.done_waiters.drain(..) {
                     let _ = tx.send(Ok(()));
@@ -610,7 +628,7 @@ impl Driver {
 
     fn drop_conn(&self, s: &mut State, id: u64, fx: &mut Vec<Effect>) {
         if let Some(c) = s.conns.remove(&id) {
-            self.remotes.borrow_mut().remove(&c.remote);
+            self.slots.disconnect(&c.remote);
             // Closing happens after the state is released.
             fx.push(Effect::Drop(Box::new(c)));
         }
@@ -717,31 +735,35 @@ impl Host for Driver {
         )
     }
 
-    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool) {
+    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool, slot: Slot) {
         if self.destroyed.get() {
             drop(peer);
             return;
         }
-        self.push(Work::Handover(id, peer, remote, we_offered));
+        self.push(Work::Handover(id, peer, remote, we_offered, slot));
     }
 
-    fn accept_offer_from(&self, remote: &PeerId) -> bool {
-        !self.destroyed.get()
-            && !self.remotes.borrow().contains(remote)
-            && self.remotes.borrow().len() < MAX_PEERS
-    }
-
-    fn offers_wanted(&self) -> u32 {
-        if self.destroyed.get() || self.remotes.borrow().len() >= MAX_PEERS {
-            0
-        } else {
-            tracker_client::OFFERS_PER_ANNOUNCE
+    fn accept_offer_from(&self, remote: &PeerId) -> Option<Slot> {
+        if self.destroyed.get() {
+            return None;
         }
+        self.slots.for_answer(remote)
+    }
+
+    fn offer_slots(&self, want: usize) -> Vec<Slot> {
+        if self.destroyed.get() {
+            return Vec::new();
+        }
+        self.slots.for_offers(want)
+    }
+
+    fn is_banned(&self, remote: &PeerId) -> bool {
+        self.slots.is_banned(remote)
     }
 
     fn hungry(&self) -> bool {
         !self.destroyed.get()
-            && self.remotes.borrow().is_empty()
+            && self.slots.none_connected()
             && self.current_transfer().left != Some(0)
     }
 

@@ -29,6 +29,7 @@ pub mod driver;
 pub mod input;
 pub mod js;
 mod opfs;
+pub mod peer_slots;
 pub mod rtc;
 pub mod storage;
 pub mod tracker_client;

@@ -29,11 +29,16 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::js::{self, Listener, Timer};
+use crate::peer_slots::Slot;
 use crate::rtc::{EventSink, RtcConfig, RtcPeer};
 use crate::tracker_json;
 
 /// Offers made per announce, as WebTorrent does ("generating offers can be slow").
 pub const OFFERS_PER_ANNOUNCE: u32 = 5;
+/// Longest failure reason, warning or error text from a tracker that is kept, in bytes.
+pub const MAX_TRACKER_TEXT: usize = 200;
+/// Longest `tracker id` echoed back; a longer one is ignored.
+const MAX_TRACKER_ID: usize = 64;
 /// Unanswered offers are dropped after this long (WebTorrent: 50 s).
 pub const OFFER_TTL_MS: u32 = 50_000;
 /// The announce interval until the tracker sends one (WebTorrent trackers send 120 s).
@@ -50,11 +55,16 @@ pub trait Host {
     /// Signalling finished: the host owns `peer` from now on (the channel opens later, or the
     /// host gives up on it). `remote` is the other side's peer id from the tracker;
     /// `we_offered` tells whether the offer was ours (else we answered theirs).
-    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool);
-    /// Whether to answer an offer from `remote` (false when already connected to it or full).
-    fn accept_offer_from(&self, remote: &PeerId) -> bool;
-    /// How many offers to make in the next announce (0 to [`OFFERS_PER_ANNOUNCE`]).
-    fn offers_wanted(&self) -> u32;
+    /// `slot` is the place the connection held while signalling: the host records the
+    /// connection before dropping it.
+    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool, slot: Slot);
+    /// A slot for answering an offer from `remote`; `None` to ignore the offer (banned,
+    /// already connected or being answered, or full).
+    fn accept_offer_from(&self, remote: &PeerId) -> Option<Slot>;
+    /// Slots for the offers of the next announce, at most `want` (fewer when nearly full).
+    fn offer_slots(&self, want: usize) -> Vec<Slot>;
+    /// Banned for the torrent's life: its answers to our offers are ignored.
+    fn is_banned(&self, remote: &PeerId) -> bool;
     /// Incomplete and without a single connection: the next announce comes sooner (see
     /// [`announce_delay_ms`]).
     fn hungry(&self) -> bool;
@@ -226,6 +236,7 @@ struct PendingOffer {
     conn: u64,
     peer: RtcPeer,
     made_ms: f64,
+    slot: Slot,
 }
 
 impl Drop for Socket {
@@ -341,12 +352,12 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
         Err(e) => {
             host.notice(Notice::Malformed {
                 url,
-                reason: e.to_string(),
+                reason: tracker_text(e.to_string()),
             });
             return;
         }
     };
-    match classify(msg, &ours, &me) {
+    match classify(msg, &ours, &me, |id| host.is_banned(id)) {
         Step::Ignore => {}
         Step::Failure(reason) => host.notice(Notice::Failure { url, reason }),
         Step::Response(r) => {
@@ -356,15 +367,19 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
                 if let Some(secs) = r.interval {
                     s.interval_secs = clamp_interval(secs);
                 }
-                if r.tracker_id.is_some() {
-                    s.tracker_id = r.tracker_id.clone();
+                if let Some(id) = r
+                    .tracker_id
+                    .as_ref()
+                    .filter(|id| id.len() <= MAX_TRACKER_ID)
+                {
+                    s.tracker_id = Some(id.clone());
                 }
             }
             arm_announce_timer(state);
             if let Some(message) = r.warning_message {
                 host.notice(Notice::Warning {
                     url: url.clone(),
-                    message,
+                    message: tracker_text(message),
                 });
             }
             host.notice(Notice::Swarm {
@@ -380,15 +395,14 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
             }
         }
         Step::Offer(f) => {
-            if host.accept_offer_from(&f.peer_id) {
+            if let Some(slot) = host.accept_offer_from(&f.peer_id) {
                 let rtc = state.borrow().identity.rtc.clone();
                 spawn_local(answer_offer(
                     Rc::downgrade(state),
                     Rc::downgrade(&host),
                     rtc,
-                    f.peer_id,
-                    f.offer_id,
-                    f.offer.sdp,
+                    f,
+                    slot,
                 ));
             }
         }
@@ -401,7 +415,7 @@ async fn complete_offer(host: Weak<dyn Host>, p: PendingOffer, remote: PeerId, a
     }
     if p.peer.accept_answer(&answer.sdp).await.is_ok() {
         if let Some(host) = host.upgrade() {
-            host.connected(p.conn, p.peer, remote, true);
+            host.connected(p.conn, p.peer, remote, true, p.slot);
         }
     }
 }
@@ -410,10 +424,10 @@ async fn answer_offer(
     state: Weak<RefCell<State>>,
     host: Weak<dyn Host>,
     rtc: RtcConfig,
-    remote: PeerId,
-    offer_id: OfferId,
-    offer_sdp: String,
+    offer: tabswarm_core::tracker_proto::OfferForward,
+    slot: Slot,
 ) {
+    let (remote, offer_id, offer_sdp) = (offer.peer_id, offer.offer_id, offer.offer.sdp);
     let Some((conn, sink)) = host.upgrade().map(|h| h.connection_sink()) else {
         return;
     };
@@ -439,7 +453,7 @@ async fn answer_offer(
     req.trackerid = state.borrow().tracker_id.clone();
     if send(&state, &req) {
         if let Some(host) = host.upgrade() {
-            host.connected(conn, peer, remote, false);
+            host.connected(conn, peer, remote, false, slot);
         }
     }
 }
@@ -451,28 +465,29 @@ fn announce_with_offers(state: &Rc<RefCell<State>>, event: Option<Event>) {
         (s.host.upgrade(), s.identity.rtc.clone())
     };
     let Some(host) = host else { return };
-    let n = host.offers_wanted().min(OFFERS_PER_ANNOUNCE);
+    let slots = host.offer_slots(OFFERS_PER_ANNOUNCE as usize);
     let weak = Rc::downgrade(state);
     let weak_host = Rc::downgrade(&host);
     drop(host);
     spawn_local(async move {
         let mut making = Vec::new();
-        for _ in 0..n {
+        for slot in slots {
             let Some((conn, sink)) = weak_host.upgrade().map(|h| h.connection_sink()) else {
                 return;
             };
             let rtc = rtc.clone();
-            making.push(async move { (conn, RtcPeer::offer(&rtc, sink).await) });
+            making.push(async move { (conn, slot, RtcPeer::offer(&rtc, sink).await) });
         }
-        let made: Vec<(u64, RtcPeer, String)> = join_all(making)
+        // An offer that failed gives its slot back here.
+        let made: Vec<(u64, Slot, RtcPeer, String)> = join_all(making)
             .await
             .into_iter()
-            .filter_map(|(conn, r)| r.ok().map(|(peer, sdp)| (conn, peer, sdp)))
+            .filter_map(|(conn, slot, r)| r.ok().map(|(peer, sdp)| (conn, slot, peer, sdp)))
             .collect();
         let Some(state) = weak.upgrade() else { return };
         let now = js::now_ms();
         let mut offers = Vec::new();
-        for (conn, peer, sdp) in made {
+        for (conn, slot, peer, sdp) in made {
             let mut id = [0u8; 20];
             js::random_bytes(&mut id);
             let offer_id = OfferId(id);
@@ -489,6 +504,7 @@ fn announce_with_offers(state: &Rc<RefCell<State>>, event: Option<Event>) {
                     conn,
                     peer,
                     made_ms: now,
+                    slot,
                 },
             );
         }
@@ -640,18 +656,29 @@ enum Step {
     Answer(tabswarm_core::tracker_proto::AnswerForward),
 }
 
-/// Keeps only messages for our torrent and not from ourselves (trackers may echo, and pooled
-/// sockets carry other torrents).
-fn classify(msg: TrackerMessage, ours: &InfoHash, me: &PeerId) -> Step {
+/// Keeps only messages for our torrent, not from ourselves (trackers may echo, and pooled
+/// sockets carry other torrents) and not from banned peers.
+fn classify(
+    msg: TrackerMessage,
+    ours: &InfoHash,
+    me: &PeerId,
+    banned: impl Fn(&PeerId) -> bool,
+) -> Step {
+    let welcome = |hash: &InfoHash, from: &PeerId| hash == ours && from != me && !banned(from);
     match msg {
         TrackerMessage::AnnounceResponse(r) if r.info_hash == *ours => Step::Response(r),
-        TrackerMessage::Offer(f) if f.info_hash == *ours && f.peer_id != *me => Step::Offer(f),
-        TrackerMessage::Answer(f) if f.info_hash == *ours && f.peer_id != *me => Step::Answer(f),
+        TrackerMessage::Offer(f) if welcome(&f.info_hash, &f.peer_id) => Step::Offer(f),
+        TrackerMessage::Answer(f) if welcome(&f.info_hash, &f.peer_id) => Step::Answer(f),
         TrackerMessage::Failure(f) if f.info_hash.is_none_or(|h| h == *ours) => {
-            Step::Failure(f.reason)
+            Step::Failure(tracker_text(f.reason))
         }
         _ => Step::Ignore,
     }
+}
+
+/// A tracker's text, cut to [`MAX_TRACKER_TEXT`] before it is shown.
+fn tracker_text(s: String) -> String {
+    tabswarm_core::text::truncate_owned(s, MAX_TRACKER_TEXT)
 }
 
 /// Only absolute `ws://` and `wss://` URLs (browsers would resolve anything else against the
@@ -718,15 +745,56 @@ mod tests {
         })
     }
 
+    fn nobody(_: &PeerId) -> bool {
+        false
+    }
+
+    #[test]
+    fn offers_and_answers_from_banned_peers_are_ignored() {
+        let banned = |id: &PeerId| *id == THEM;
+        assert_eq!(
+            classify(offer(OURS, THEM), &OURS, &ME, banned),
+            Step::Ignore
+        );
+        let other = PeerId([4; 20]);
+        assert!(matches!(
+            classify(offer(OURS, other), &OURS, &ME, banned),
+            Step::Offer(_)
+        ));
+        let answer = TrackerMessage::Answer(AnswerForward {
+            info_hash: OURS,
+            peer_id: THEM,
+            offer_id: OfferId([9; 20]),
+            answer: Sdp {
+                kind: SdpType::Answer,
+                sdp: "v=0".into(),
+            },
+        });
+        assert_eq!(classify(answer, &OURS, &ME, banned), Step::Ignore);
+    }
+
+    #[test]
+    fn tracker_failure_reasons_are_cut() {
+        let failure = TrackerMessage::Failure(Failure {
+            action: None,
+            info_hash: None,
+            reason: "x".repeat(1 << 20),
+        });
+        assert_eq!(
+            classify(failure, &OURS, &ME, nobody),
+            Step::Failure("x".repeat(MAX_TRACKER_TEXT))
+        );
+    }
+
     #[test]
     fn only_our_torrent_and_not_our_own_messages_are_acted_on() {
         assert!(matches!(
-            classify(offer(OURS, THEM), &OURS, &ME),
+            classify(offer(OURS, THEM), &OURS, &ME, nobody),
             Step::Offer(_)
         ));
-        assert_eq!(classify(offer(OURS, ME), &OURS, &ME), Step::Ignore);
+        assert_eq!(classify(offer(OURS, ME), &OURS, &ME, nobody), Step::Ignore);
         assert_eq!(
-            classify(offer(InfoHash([7; 20]), THEM), &OURS, &ME),
+            classify(offer(InfoHash([7; 20]), THEM), &OURS, &ME, nobody),
             Step::Ignore
         );
         let answer = |info_hash, peer_id| {
@@ -741,10 +809,10 @@ mod tests {
             })
         };
         assert!(matches!(
-            classify(answer(OURS, THEM), &OURS, &ME),
+            classify(answer(OURS, THEM), &OURS, &ME, nobody),
             Step::Answer(_)
         ));
-        assert_eq!(classify(answer(OURS, ME), &OURS, &ME), Step::Ignore);
+        assert_eq!(classify(answer(OURS, ME), &OURS, &ME, nobody), Step::Ignore);
         let resp = |info_hash| {
             TrackerMessage::AnnounceResponse(AnnounceResponse {
                 info_hash,
@@ -756,10 +824,13 @@ mod tests {
             })
         };
         assert!(matches!(
-            classify(resp(OURS), &OURS, &ME),
+            classify(resp(OURS), &OURS, &ME, nobody),
             Step::Response(_)
         ));
-        assert_eq!(classify(resp(InfoHash([7; 20])), &OURS, &ME), Step::Ignore);
+        assert_eq!(
+            classify(resp(InfoHash([7; 20])), &OURS, &ME, nobody),
+            Step::Ignore
+        );
     }
 
     #[test]
@@ -772,15 +843,15 @@ mod tests {
             })
         };
         assert_eq!(
-            classify(failure(None), &OURS, &ME),
+            classify(failure(None), &OURS, &ME, nobody),
             Step::Failure("nope".into())
         );
         assert_eq!(
-            classify(failure(Some(OURS)), &OURS, &ME),
+            classify(failure(Some(OURS)), &OURS, &ME, nobody),
             Step::Failure("nope".into())
         );
         assert_eq!(
-            classify(failure(Some(InfoHash([7; 20]))), &OURS, &ME),
+            classify(failure(Some(InfoHash([7; 20]))), &OURS, &ME, nobody),
             Step::Ignore
         );
     }

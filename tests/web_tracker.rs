@@ -10,6 +10,7 @@ use std::rc::{Rc, Weak};
 
 use futures::channel::mpsc;
 use futures::StreamExt;
+use tabswarm::peer_slots::{PeerSlots, Slot};
 use tabswarm::rtc::{EventSink, RtcConfig, RtcEvent, RtcPeer};
 use tabswarm::tracker_client::{Host, Identity, Notice, TrackerClient, Transfer};
 use tabswarm_core::tracker_proto::{InfoHash, PeerId};
@@ -29,7 +30,8 @@ struct TestHost {
     events: mpsc::UnboundedSender<(u64, RtcEvent)>,
     connected: RefCell<Vec<(u64, RtcPeer, PeerId, bool)>>,
     notices: mpsc::UnboundedSender<Notice>,
-    offers: u32,
+    slots: PeerSlots,
+    offers: usize,
 }
 
 impl Host for TestHost {
@@ -44,16 +46,19 @@ impl Host for TestHost {
             }),
         )
     }
-    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool) {
+    fn connected(&self, id: u64, peer: RtcPeer, remote: PeerId, we_offered: bool, _: Slot) {
         self.connected
             .borrow_mut()
             .push((id, peer, remote, we_offered));
     }
-    fn accept_offer_from(&self, _remote: &PeerId) -> bool {
-        true
+    fn accept_offer_from(&self, remote: &PeerId) -> Option<Slot> {
+        self.slots.for_answer(remote)
     }
-    fn offers_wanted(&self) -> u32 {
-        self.offers
+    fn offer_slots(&self, want: usize) -> Vec<Slot> {
+        self.slots.for_offers(want.min(self.offers))
+    }
+    fn is_banned(&self, remote: &PeerId) -> bool {
+        self.slots.is_banned(remote)
     }
     fn hungry(&self) -> bool {
         false
@@ -76,7 +81,7 @@ struct Side {
     notices: mpsc::UnboundedReceiver<Notice>,
 }
 
-fn side(offers: u32) -> Side {
+fn side(offers: usize) -> Side {
     let (etx, events) = mpsc::unbounded();
     let (ntx, notices) = mpsc::unbounded();
     Side {
@@ -85,6 +90,7 @@ fn side(offers: u32) -> Side {
             events: etx,
             connected: RefCell::new(Vec::new()),
             notices: ntx,
+            slots: PeerSlots::new(50),
             offers,
         }),
         events,

@@ -20,6 +20,7 @@ pub mod picker;
 pub mod rate;
 pub mod rng;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod tracker_proto;
 pub mod wire;

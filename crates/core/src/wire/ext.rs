@@ -91,19 +91,9 @@ impl ExtendedHandshake {
 pub const MAX_CLIENT_NAME_LEN: usize = 64;
 
 /// The client name from the raw `v` bytes (invalid UTF-8 replaced), at most
-/// [`MAX_CLIENT_NAME_LEN`] bytes, cut back to a UTF-8 char boundary. Only the first 64 + 3
-/// raw bytes are converted: a char cut by that limit starts at byte 64 or later, and
-/// replacement never moves text to an earlier offset, so it falls in the part cut off anyway.
+/// [`MAX_CLIENT_NAME_LEN`] bytes.
 fn client_name(raw: &[u8]) -> String {
-    let head = raw
-        .get(..MAX_CLIENT_NAME_LEN.saturating_add(3))
-        .unwrap_or(raw);
-    let name = String::from_utf8_lossy(head);
-    let mut end = name.len().min(MAX_CLIENT_NAME_LEN);
-    while !name.is_char_boundary(end) {
-        end = end.saturating_sub(1);
-    }
-    name.get(..end).unwrap_or_default().to_owned()
+    crate::text::lossy_prefix(raw, MAX_CLIENT_NAME_LEN)
 }
 
 /// A BEP 9 `ut_metadata` message (the payload of an extended message).
