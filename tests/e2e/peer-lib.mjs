@@ -17,7 +17,12 @@ export async function openBlank(browser, origin, name) {
   const page = await context.newPage();
   page.peerName = name;
   page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(`${name}: ${e.message}`));
+  // Uncaught exceptions and unhandled rejections only (page.errors has console errors too).
+  page.uncaught = [];
+  page.on('pageerror', (e) => {
+    page.errors.push(`${name}: ${e.message}`);
+    page.uncaught.push(`${name}: ${e.message}`);
+  });
   page.on('console', (m) => {
     if (process.env.E2E_VERBOSE) console.log(`[${name}] ${m.type()}: ${m.text()}`);
     if (m.type() === 'error') page.errors.push(`${name}: ${m.text()}`);

@@ -148,8 +148,13 @@ impl fmt::Display for WireError {
             WireError::BadProtocolLength { got } => write!(f, "handshake pstrlen {got}, not 19"),
             WireError::BadProtocolString => f.write_str("handshake protocol string mismatch"),
             WireError::BadHandshakeLength { got } => write!(f, "handshake of {got} bytes"),
-            WireError::MessageTooLong { id, len, max } => {
-                write!(f, "message {id:?} of {len} bytes exceeds {max}")
+            WireError::MessageTooLong {
+                id: Some(id),
+                len,
+                max,
+            } => write!(f, "message id {id} of {len} bytes exceeds {max}"),
+            WireError::MessageTooLong { id: None, len, max } => {
+                write!(f, "length prefix {len} exceeds every message limit ({max})")
             }
             WireError::BadMessageLength { id, len } => {
                 write!(f, "message id {id} with invalid length {len}")
