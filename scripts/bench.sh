@@ -14,6 +14,7 @@ run node bench/throughput.mjs
 run node bench/seeding.mjs
 run node bench/big-download.mjs
 run node bench/swarm.mjs
+run node bench/hostile-memory.mjs
 run cargo run --quiet --release -p tabswarm-sim -- report --out bench/results
 run bash bench/tracker.sh
 if [ ${#failed[@]} -gt 0 ]; then

@@ -25,12 +25,14 @@ fi
 one=()
 ((${#targets[@]} == 1)) && one=("${targets[0]}")
 cargo +nightly fuzz build -O "${one[@]}" 2>&1 | grep -Ev '^\s*(Compiling|Finished)' || true
-mkdir -p target/logs
+# FUZZ_LOGS: where the logs go (a long run beside `npm test` needs its own).
+logs="${FUZZ_LOGS:-target/logs}"
+mkdir -p "$logs"
 failed=()
 for t in "${targets[@]}"; do
   work="target/corpus/$t"
   mkdir -p "$work" "corpus/$t"
-  log="target/logs/$t.log"
+  log="$logs/$t.log"
   extra=()
   # The engine target's input is a script of peer actions: longer scripts reach deeper states,
   # so it starts at its full length instead of growing slowly from a few bytes.

@@ -142,6 +142,18 @@ impl World {
     }
 
     fn check(&mut self) {
+        if std::env::var_os("FUZZ_TRACE").is_some() {
+            let map: Vec<_> = self
+                .leecher
+                .piece_map()
+                .iter()
+                .map(|(s, _)| format!("{s:?}"))
+                .collect();
+            eprintln!(
+                "  pieces {map:?}, buffers {} bytes",
+                self.leecher.piece_buffer_bytes()
+            );
+        }
         if let Err(e) = self.leecher.check_invariants() {
             panic!("invariant broken: {e}");
         }
@@ -356,6 +368,9 @@ impl World {
 
     fn step(&mut self, s: &mut Script) {
         let op = s.u8();
+        if std::env::var_os("FUZZ_TRACE").is_some() {
+            eprintln!("{:?} op {}", self.now, op % 16);
+        }
         match op % 16 {
             0 => {
                 let n = usize::from(s.u8());
@@ -386,6 +401,12 @@ impl World {
                 }
                 let i = usize::from(s.u16()) % self.hostile_requests.len();
                 let (index, begin, length) = self.hostile_requests.swap_remove(i);
+                if std::env::var_os("FUZZ_TRACE").is_some() {
+                    eprintln!(
+                        "answer {index} {begin} {length} of {:?}",
+                        self.hostile_requests
+                    );
+                }
                 let at = u64::from(index) * u64::from(PIECE_LEN) + u64::from(begin);
                 let at = at as usize;
                 let mut block = self.data[at..at + length as usize].to_vec();

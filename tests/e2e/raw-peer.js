@@ -24,7 +24,7 @@ function withTimeout(promise, ms, what) {
 /**
  * Connects to a peer of `infoHashHex` through the tracker at `announce` (whichever peer the
  * tracker hands our offer to). Resolves once the data channel is open with { peerId, remoteId
- * (hex peer ids), send(bytes), received (array of Uint8Array), closed (a promise resolved
+ * (hex peer ids), channel (the RTCDataChannel), send(bytes), received (array of Uint8Array), closed (a promise resolved
  * when the channel or connection closes), close() }.
  */
 export async function connectRaw(announce, infoHashHex, { timeoutMs = 20_000 } = {}) {
@@ -85,6 +85,7 @@ export async function connectRaw(announce, infoHashHex, { timeoutMs = 20_000 } =
   return {
     peerId: toHex(peerId),
     remoteId: from,
+    channel: dc,
     send: (bytes) => dc.send(bytes),
     received,
     closed,

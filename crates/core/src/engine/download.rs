@@ -294,7 +294,7 @@ impl<S: PieceStore> Core<S> {
         p.note_withdrawn(b, self.now);
         if let Some(picker) = &mut self.picker {
             picker.unrequest(b);
-            if picker.state(b.piece) == PieceState::Missing {
+            if picker.state(b.piece) != PieceState::InFlight {
                 self.buffers.remove(&b.piece.get());
             }
         }
@@ -365,10 +365,16 @@ impl<S: PieceStore> Engine<S> {
                 let Some(d) = donor else {
                     break;
                 };
-                let found = d
-                    .requests
-                    .iter()
-                    .rposition(|(b, _)| p.has.get(b.piece.get()) && !p.has_request(b));
+                // Only blocks of pieces still in flight: the donor may hold an endgame copy of
+                // a block whose piece was verified since (its cancel is still queued), and
+                // taking that one over would give a finished piece a buffer again.
+                let picker = c.picker.as_ref();
+                let in_flight = |b: &BlockInfo| {
+                    picker.is_some_and(|pk| pk.state(b.piece) == PieceState::InFlight)
+                };
+                let found = d.requests.iter().rposition(|(b, _)| {
+                    p.has.get(b.piece.get()) && !p.has_request(b) && in_flight(b)
+                });
                 let Some(at) = found else {
                     break;
                 };
