@@ -37,6 +37,9 @@ use crate::tracker_json;
 pub const OFFERS_PER_ANNOUNCE: u32 = 5;
 /// Longest failure reason, warning or error text from a tracker that is kept, in bytes.
 pub const MAX_TRACKER_TEXT: usize = 200;
+/// Longest tracker message read; a longer one is reported and dropped unparsed. (Trackers
+/// forward one peer's offer or answer per message; ours takes at most 64 KiB from a peer.)
+const MAX_TRACKER_MESSAGE: u32 = 128 * 1024;
 /// Longest `tracker id` echoed back; a longer one is ignored.
 const MAX_TRACKER_ID: usize = 64;
 /// Unanswered offers are dropped after this long (WebTorrent: 50 s).
@@ -327,7 +330,19 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
         return;
     };
     let data = ev.data();
-    let text = if let Some(text) = data.as_string() {
+    // Measured before anything is copied out of JS (a string's length in UTF-16 units).
+    let len = if let Some(text) = data.dyn_ref::<js_sys::JsString>() {
+        text.length()
+    } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+        buf.byte_length()
+    } else {
+        return;
+    };
+    let text = if len > MAX_TRACKER_MESSAGE {
+        Err(ProtoError::InvalidJson(format!(
+            "a message of {len} bytes, over {MAX_TRACKER_MESSAGE}"
+        )))
+    } else if let Some(text) = data.as_string() {
         Ok(text)
     } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
         String::from_utf8(js_sys::Uint8Array::new(buf).to_vec())
