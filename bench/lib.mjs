@@ -1,7 +1,8 @@
 // Shared pieces of the benchmarks: the tracker and Chromium from the e2e harness, tables, JSON.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT } from '../tests/e2e/harness.mjs';
+import { ROOT, openPeer } from '../tests/e2e/harness.mjs';
+import { withTimeout as within } from '../tests/e2e/shared.js';
 
 export { startTracker, launchBrowser, openPeer, ROOT } from '../tests/e2e/harness.mjs';
 
@@ -11,7 +12,6 @@ export const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
 /** Opens a benchmark page in its own isolated context and waits until it is ready. */
 export async function benchPeer(browser, baseUrl, page, name) {
-  const { openPeer } = await import('../tests/e2e/harness.mjs');
   const p = await openPeer(browser, `${baseUrl}/bench/pages/${page}`, { name });
   await p.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
   return p;
@@ -34,9 +34,5 @@ export function writeResult(name, data) {
   console.log(`wrote ${path.relative(ROOT, file)}`);
 }
 
-/** Runs `fn` with a time limit so no benchmark can hang the suite. */
-export async function withTimeout(ms, what, fn) {
-  let timer;
-  const limit = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: over ${ms / 1000} s`)), ms); });
-  try { return await Promise.race([fn(), limit]); } finally { clearTimeout(timer); }
-}
+/** Runs `fn` with a time limit (tests/e2e/shared.js withTimeout) so no benchmark can hang the suite. */
+export const withTimeout = (ms, what, fn) => within(fn(), ms, what);

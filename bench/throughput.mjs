@@ -6,6 +6,8 @@
 // NotReadableError after a few hundred MiB of reads); the raw channel sends from memory.
 // The three runs alternate for BENCH_ROUNDS rounds (default 3) and each reports its median:
 // on this shared 2-core machine a single transfer's speed varies by 15% from one to the next.
+// Settings: BENCH_MB (256), BENCH_ROUNDS (3), BENCH_ONLY (raw,tabswarm,webtorrent), and
+// BENCH_STORAGE, the tabswarm leecher's storage (auto: OPFS above 128 MiB; memory; opfs).
 import { startTracker, launchBrowser, benchPeer, printTable, writeResult, mbps, MiB, withTimeout } from './lib.mjs';
 import { bigFile } from './bigfile.mjs';
 
@@ -14,6 +16,7 @@ const SEED = 7;
 const { file, sha256 } = bigFile(`seed-${SIZE / MiB}.bin`, SIZE);
 const only = (process.env.BENCH_ONLY ?? 'raw,tabswarm,webtorrent').split(',');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const STORAGE = process.env.BENCH_STORAGE ?? 'auto';
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 async function raw(browser, url) {
@@ -36,12 +39,12 @@ async function peerPair(browser, url, announce, page, prefix) {
   const leech = await benchPeer(browser, url, page, `${prefix}-leech`);
   await seed.setInputFiles('#file', file);
   const s = await seed.evaluate((ann) => window[`${ann.fn}SeedPicked`](ann.list), announce);
-  const d = await leech.evaluate(([m, ann]) => window[`${ann.fn}Download`](m, ann.list), [s.magnet, announce]);
+  const d = await leech.evaluate(([m, ann, storage]) => window[`${ann.fn}Download`](m, ann.list, { storage }), [s.magnet, announce, STORAGE]);
   await seed.context().close();
   await leech.context().close();
   if (d.hash !== sha256) throw new Error(`${prefix}: SHA-256 of the download differs from the source`);
   if (d.received < SIZE) throw new Error(`${prefix}: only ${d.received} bytes came over the wire for ${SIZE}`);
-  return { ms: d.end - d.start, received: d.received };
+  return { ms: d.end - d.start, received: d.received, storage: d.storage };
 }
 
 const tracker = await startTracker();
@@ -61,7 +64,7 @@ try {
       try {
         const r = await withTimeout(300_000, name, runs[name]);
         samples[name].push({ ms: r.ms, received: r.received });
-        console.log(`round ${round} ${name}: ${mbps(SIZE, r.ms).toFixed(1)} MB/s`);
+        console.log(`round ${round} ${name}: ${mbps(SIZE, r.ms).toFixed(1)} MB/s${r.storage ? ` (leecher storage ${r.storage})` : ''}`);
       } catch (e) {
         failures[name].push(e.message);
         console.log(`round ${round} ${name}: failed: ${e.message}`);

@@ -83,19 +83,6 @@ export async function openPeer(browser, url, { name = 'peer' } = {}) {
   return page;
 }
 
-/** Deterministic pseudo-random bytes (xorshift32) so a failure can be replayed. */
-export function randomBytes(n, seed = 1) {
-  const out = new Uint8Array(n);
-  const view = new Uint32Array(out.buffer, 0, n >>> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < view.length; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    view[i] = x;
-  }
-  for (let i = view.length * 4; i < n; i++) out[i] = i & 255;
-  return out;
-}
-
 export function screenshotPath(name) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   return path.join(ARTIFACTS, name);

@@ -1,19 +1,12 @@
-import { test, before, after } from 'node:test';
+// The page served by the tracker loads its wasm module, served with the wasm MIME type.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTracker, launchBrowser, openPeer } from './harness.mjs';
+import { withSwarm } from './peer-lib.mjs';
 
-let tracker, browser;
-before(async () => {
-  tracker = await startTracker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await tracker?.stop();
-});
+const swarm = withSwarm();
 
 test('the page served by the tracker loads the wasm module', async () => {
-  const page = await openPeer(browser, tracker.url + '/', { name: 'page' });
+  const page = await swarm.page('/', 'page');
   await page.waitForSelector('#status[data-wasm="loaded"]', { timeout: 20000 });
   const text = await page.textContent('#status');
   assert.match(text, /wasm module loaded/);

@@ -1,25 +1,18 @@
-// Issue 6: the page shares a file between two isolated browser contexts in two clicks.
-import { test, before, after } from 'node:test';
+// The page shares a file between two isolated browser contexts in two clicks: pick it in A,
+// open A's share link in B, save it in B; the saved bytes equal the picked ones.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import crypto from 'node:crypto';
-import { startTracker, launchBrowser, openPeer, randomBytes, screenshotPath } from './harness.mjs';
+import { openPeer, screenshotPath } from './harness.mjs';
+import { withSwarm } from './peer-lib.mjs';
+import { randomBytes, sha256Hex } from './shared.js';
 
-let tracker, browser;
-before(async () => {
-  tracker = await startTracker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await tracker?.stop();
-});
-
-const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+const swarm = withSwarm();
 
 test('a file picked in page A is saved byte for byte by page B through the share link', { timeout: 180_000 }, async () => {
   const data = Buffer.from(randomBytes(24 * 1024 * 1024 + 12345, 99));
-  const a = await openPeer(browser, tracker.url + '/', { name: 'A' });
+  const { tracker, browser } = swarm;
+  const a = await swarm.page('/', 'A');
   await a.setViewportSize({ width: 1100, height: 900 });
   await a.waitForSelector('#status[data-wasm="loaded"]');
   await a.setInputFiles('#file-input', { name: 'holiday photos.bin', mimeType: 'application/octet-stream', buffer: data });
@@ -51,7 +44,7 @@ test('a file picked in page A is saved byte for byte by page B through the share
   assert.equal(download.suggestedFilename(), 'holiday photos.bin');
   const saved = fs.readFileSync(await download.path());
   assert.equal(saved.length, data.length);
-  assert.equal(sha256(saved), sha256(data));
+  assert.equal(await sha256Hex(saved), await sha256Hex(data));
 
   // The peer table lists the other side.
   const rows = await b.$$eval('#peers tbody tr', (trs) => trs.map((tr) => tr.textContent));

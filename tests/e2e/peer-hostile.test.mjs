@@ -1,4 +1,4 @@
-// Issue 13: hostile peers in real browsers.
+// Hostile peers in real browsers.
 // (a) A WebTorrent peer whose chunk store returns corrupted bytes (added with skipVerify, so
 //     it seeds them as if they were right) beside an honest tabswarm seed: the leecher
 //     completes with the right bytes, bans the corrupting peer and never talks to it again,
@@ -7,60 +7,22 @@
 // (b) A raw data-channel peer (tests/e2e/raw-peer.js) that sends garbage: the seed closes
 //     each such connection with the named reason, keeps serving an honest leecher meanwhile,
 //     and its page has no uncaught error.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTracker } from './harness.mjs';
-import { launchBrowser, tabswarmPeer, webtorrentPeer, tabswarmSeed, openBlank } from './peer-lib.mjs';
+import { withSwarm, closePeers as close, tabswarmSeed, startDownload, waitDone } from './peer-lib.mjs';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-let tracker, browser;
-before(async () => {
-  tracker = await startTracker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await tracker?.stop();
-});
+const swarm = withSwarm();
 
-const close = (...pages) => Promise.all(pages.map((p) => p.context().close()));
-
-/** Starts a download in `page` that records `peer` and `error` events with their times. */
-async function startLoggedDownload(page, torrentFile) {
-  await page.evaluate(async (torrentFile) => {
-    const d = await window.client.add(new Uint8Array(torrentFile));
-    window.download = d;
-    window.log = { peers: [], errors: [], warnings: [] };
-    d.on('peer', (p) => window.log.peers.push({ id: p.id, t: performance.now() }));
-    d.on('error', (e) => window.log.errors.push({ msg: String(e?.message ?? e), t: performance.now() }));
-    d.on('warning', (e) => window.log.warnings.push({ msg: String(e?.message ?? e), t: performance.now() }));
-  }, torrentFile);
-}
-
-/** Waits for window.download to finish; returns the SHA-256 of its bytes. */
-async function finish(page, timeoutMs) {
-  return page.evaluate(async (timeoutMs) => {
-    const d = window.download;
-    let timer;
-    await Promise.race([
-      d.done(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(
-          `timed out: progress ${d.progress}, peers ${d.numPeers}, errors ${window.log.errors.map((e) => e.msg).join('; ')}`)), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    const bytes = new Uint8Array(await (await d.blob()).arrayBuffer());
-    return window.sha256(bytes);
-  }, timeoutMs);
-}
+/** Waits for window.download (begun by startDownload) to finish; returns the SHA-256 of its bytes. */
+const finish = async (page, timeoutMs) => (await waitDone(page, { timeoutMs })).sha256;
 
 for (const mode of ['piece', 'block']) {
   test(`a corrupting WebTorrent peer (spoiling each ${mode}) is banned, the honest seed is not`, { timeout: 150_000 }, async () => {
-    const honest = await tabswarmPeer(browser, tracker.url, tracker.announce, 'honest-seed');
-    const bad = await webtorrentPeer(browser, tracker.url, 'corrupting-webtorrent');
-    const leech = await tabswarmPeer(browser, tracker.url, tracker.announce, 'leecher');
+    const honest = await swarm.tabswarm('honest-seed');
+    const bad = await swarm.webtorrent('corrupting-webtorrent');
+    const leech = await swarm.tabswarm('leecher');
     const size = 4 * MiB + 777;
     const s = await tabswarmSeed(honest, { size, seed: 31, pieceLength: 64 * KiB, name: 'hostile.bin' });
     // Slow enough that the corrupting peer serves pieces before the honest seed has sent all.
@@ -95,9 +57,9 @@ for (const mode of ['piece', 'block']) {
         window.wt.once('error', reject);
       });
       return window.wt.peerId;
-    }, { announce: tracker.announce, torrentFile: s.torrentFile, size, mode });
+    }, { announce: swarm.tracker.announce, torrentFile: s.torrentFile, size, mode });
 
-    await startLoggedDownload(leech, s.torrentFile);
+    await startDownload(leech, s.torrentFile);
     const sha = await finish(leech, 120_000);
     assert.equal(sha, s.sha256, 'the leecher has the right bytes');
 
@@ -132,9 +94,9 @@ for (const mode of ['piece', 'block']) {
 }
 
 test('a raw peer sending garbage is closed each time; the seed keeps serving', { timeout: 150_000 }, async () => {
-  const seed = await tabswarmPeer(browser, tracker.url, tracker.announce, 'seed');
-  const leech = await tabswarmPeer(browser, tracker.url, tracker.announce, 'honest-leecher');
-  const hostile = await openBlank(browser, tracker.url, 'raw-hostile');
+  const seed = await swarm.tabswarm('seed');
+  const leech = await swarm.tabswarm('honest-leecher');
+  const hostile = await swarm.blank('raw-hostile');
   const size = 6 * MiB + 3;
   const s = await tabswarmSeed(seed, { size, seed: 32, name: 'garbage.bin' });
   const seedId = await seed.evaluate(() => {
@@ -144,7 +106,7 @@ test('a raw peer sending garbage is closed each time; the seed keeps serving', {
     return window.client.peerId;
   });
   // An honest download runs while the garbage arrives.
-  await startLoggedDownload(leech, s.torrentFile);
+  await startDownload(leech, s.torrentFile);
 
   const cases = await hostile.evaluate(async ({ announce, infoHash, pieces, seedId }) => {
     const R = await import('/tests/e2e/raw-peer.js');
@@ -173,7 +135,7 @@ test('a raw peer sending garbage is closed each time; the seed keeps serving', {
       p.close();
     }
     return out;
-  }, { announce: tracker.announce, infoHash: s.infoHash, pieces: Math.ceil(size / s.pieceLength), seedId });
+  }, { announce: swarm.tracker.announce, infoHash: s.infoHash, pieces: Math.ceil(size / s.pieceLength), seedId });
 
   for (const c of cases) assert.ok(c.closed, `${c.name}: the seed closed the connection (${JSON.stringify(c)})`);
   const warnings = await seed.evaluate(() => window.warnings);

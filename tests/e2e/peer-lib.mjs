@@ -1,8 +1,9 @@
-// Helpers for the peer end-to-end tests (tests/e2e/peer-*.test.mjs) and the throughput script
-// (tests/e2e/peer-bench.mjs). Each peer is a blank page of the tracker's origin in its own
-// isolated browser context; it loads /pkg/tabswarm.js (or WebTorrent's browser bundle) and is
-// driven through page.evaluate with the public JS API only.
-import { launchBrowser } from './harness.mjs';
+// The swarm of the end-to-end tests (tests/e2e/*.test.mjs): our tracker, headless Chromium,
+// and peers. Each peer is a blank page of the tracker's origin in its own isolated browser
+// context; it loads /pkg/tabswarm.js (or WebTorrent's browser bundle) and is driven through
+// page.evaluate with the public JS API only.
+import { before, after } from 'node:test';
+import { startTracker, launchBrowser, openPeer } from './harness.mjs';
 
 /**
  * A blank HTML page served by the tracker (the repository is its static root), so /pkg and
@@ -11,7 +12,44 @@ import { launchBrowser } from './harness.mjs';
  */
 const BLANK = '/tests/e2e/peer-blank.html';
 
-/** Opens a fresh isolated context with a blank page of `origin`. */
+/**
+ * Starts our tracker and headless Chromium before the calling file's tests and stops them after
+ * them. Returns the swarm: `tracker` and `browser` (set once the `before` hook ran), and
+ * openers of pages and peers, each in a fresh isolated context.
+ */
+export function withSwarm() {
+  const swarm = {
+    tracker: null,
+    browser: null,
+    /** A page of the tracker's origin at `path` (see harness.mjs openPeer). */
+    page: (path, name) => openPeer(swarm.browser, swarm.tracker.url + path, { name }),
+    /** A blank page with tests/e2e/shared.js loaded (see openBlank). */
+    blank: (name) => openBlank(swarm.browser, swarm.tracker.url, name),
+    /** A tabswarm peer announcing to our tracker (or to `announce`); see tabswarmPeer. */
+    tabswarm: (name, { announce = swarm.tracker.announce, ...options } = {}) =>
+      tabswarmPeer(swarm.browser, swarm.tracker.url, announce, name, options),
+    /** A WebTorrent peer; see webtorrentPeer. */
+    webtorrent: (name) => webtorrentPeer(swarm.browser, swarm.tracker.url, name),
+  };
+  before(async () => {
+    swarm.tracker = await startTracker();
+    swarm.browser = await launchBrowser();
+  });
+  after(async () => {
+    await swarm.browser?.close();
+    await swarm.tracker?.stop();
+  });
+  return swarm;
+}
+
+/** Closes the pages' browser contexts. */
+export const closePeers = (...pages) => Promise.all(pages.map((p) => p.context().close()));
+
+/**
+ * Opens a fresh isolated context with a blank page of `origin`, with the page-side helpers of
+ * tests/e2e/shared.js as `window.makeBytes` (randomBytes), `window.sha256` (sha256Hex) and
+ * `window.withTimeout`.
+ */
 export async function openBlank(browser, origin, name) {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -28,6 +66,12 @@ export async function openBlank(browser, origin, name) {
     if (m.type() === 'error') page.errors.push(`${name}: ${m.text()}`);
   });
   await page.goto(`${origin}${BLANK}`);
+  await page.evaluate(async () => {
+    const shared = await import('/tests/e2e/shared.js');
+    window.makeBytes = shared.randomBytes;
+    window.sha256 = shared.sha256Hex;
+    window.withTimeout = shared.withTimeout;
+  });
   return page;
 }
 
@@ -39,23 +83,6 @@ export async function tabswarmPeer(browser, origin, announce, name, { storage = 
     await mod.default();
     window.tabswarm = mod;
     window.client = new mod.Client({ announce: [announce], iceServers: [], storage });
-    // Page-side helpers shared by the tests.
-    window.makeBytes = (n, seed) => {
-      // xorshift32, the same generator as harness.mjs randomBytes.
-      const out = new Uint8Array(n);
-      const view = new Uint32Array(out.buffer, 0, n >>> 2);
-      let x = seed >>> 0 || 1;
-      for (let i = 0; i < view.length; i++) {
-        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-        view[i] = x;
-      }
-      for (let i = view.length * 4; i < n; i++) out[i] = i & 255;
-      return out;
-    };
-    window.sha256 = async (bytes) => {
-      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-      return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
-    };
   }, { announce, storage });
   return page;
 }
@@ -64,24 +91,8 @@ export async function tabswarmPeer(browser, origin, announce, name, { storage = 
 export async function webtorrentPeer(browser, origin, name) {
   const page = await openBlank(browser, origin, name);
   await page.evaluate(async () => {
-    const { default: WebTorrent } = await import('/node_modules/webtorrent/dist/webtorrent.min.js');
-    window.wt = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } }, dht: false, lsd: false, utPex: false });
-    window.wt.on('error', (e) => console.error('webtorrent client error', String(e?.message ?? e)));
-    window.makeBytes = (n, seed) => {
-      const out = new Uint8Array(n);
-      const view = new Uint32Array(out.buffer, 0, n >>> 2);
-      let x = seed >>> 0 || 1;
-      for (let i = 0; i < view.length; i++) {
-        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-        view[i] = x;
-      }
-      for (let i = view.length * 4; i < n; i++) out[i] = i & 255;
-      return out;
-    };
-    window.sha256 = async (bytes) => {
-      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-      return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
-    };
+    const { webtorrentClient } = await import('/tests/e2e/shared.js');
+    window.wt = await webtorrentClient();
   });
   return page;
 }
@@ -116,28 +127,41 @@ export async function tabswarmSeed(page, { size, seed = 1, name = 'data.bin', pi
 }
 
 /**
- * tabswarm downloads from a magnet link (string) or .torrent bytes (array) and waits for
- * `done`. Returns { sha256, length, received, downloaded, uploaded, seconds, events }.
+ * tabswarm starts downloading a magnet link (string) or .torrent bytes (array) as
+ * `window.download`, and logs its events in `window.log`: counts of each, and `peers`
+ * ({ id, t }), `errors` and `warnings` ({ msg, t }), t in the page's performance.now().
  */
-export async function tabswarmDownload(page, source, { timeoutMs = 120_000 } = {}) {
-  return page.evaluate(async ({ source, timeoutMs }) => {
+export async function startDownload(page, source) {
+  await page.evaluate(async (source) => {
     const input = typeof source === 'string' ? source : new Uint8Array(source);
-    const t0 = performance.now();
+    const log = { t0: performance.now(), doneAt: null, events: {}, peers: [], errors: [], warnings: [] };
+    window.log = log;
     const d = await window.client.add(input);
     window.download = d;
-    const events = { metadata: 0, piece: 0, progress: 0, peer: 0, done: 0, error: [] };
-    for (const name of ['metadata', 'piece', 'progress', 'peer', 'done']) d.on(name, () => { events[name] += 1; });
-    d.on('error', (e) => events.error.push(String(e?.message ?? e)));
-    let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(
-        `download timed out: progress ${d.progress}, peers ${d.numPeers}, received ${d.received}, errors ${events.error.join('; ')}`)), timeoutMs);
-    });
-    await Promise.race([d.done(), timeout]);
-    clearTimeout(timer);
-    const seconds = (performance.now() - t0) / 1000;
-    const blob = await d.blob();
-    const bytes = new Uint8Array(await blob.arrayBuffer());
+    for (const name of ['metadata', 'piece', 'progress', 'peer', 'done']) {
+      log.events[name] = 0;
+      d.on(name, () => { log.events[name] += 1; });
+    }
+    d.on('done', () => { log.doneAt ??= performance.now(); });
+    d.on('peer', (p) => log.peers.push({ id: p.id, t: performance.now() }));
+    d.on('error', (e) => log.errors.push({ msg: String(e?.message ?? e), t: performance.now() }));
+    d.on('warning', (e) => log.warnings.push({ msg: String(e?.message ?? e), t: performance.now() }));
+  }, source);
+}
+
+/**
+ * Waits for `window.download` to finish. Returns { sha256, length, received, downloaded,
+ * uploaded, progress, name, files }, and, for a download begun by startDownload, `seconds`
+ * from add() to done and `events` (the counts, and `error`: the error messages).
+ */
+export async function waitDone(page, { timeoutMs = 120_000 } = {}) {
+  return page.evaluate(async (timeoutMs) => {
+    const d = window.download;
+    const log = window.log;
+    await window.withTimeout(d.done(), timeoutMs, () => `download: progress ${d.progress}, peers ${d.numPeers}, ` +
+      `received ${d.received}, errors ${log?.errors.map((e) => e.msg).join('; ')}`);
+    const end = performance.now();
+    const bytes = new Uint8Array(await (await d.blob()).arrayBuffer());
     return {
       sha256: await window.sha256(bytes),
       length: bytes.length,
@@ -147,65 +171,16 @@ export async function tabswarmDownload(page, source, { timeoutMs = 120_000 } = {
       progress: d.progress,
       name: d.name,
       files: d.files.map((f) => ({ name: f.name, length: f.length })),
-      seconds,
-      events,
+      seconds: log ? ((log.doneAt ?? end) - log.t0) / 1000 : undefined,
+      events: log ? { ...log.events, error: log.errors.map((e) => e.msg) } : undefined,
     };
-  }, { source, timeoutMs });
-}
-
-/** Waits for window.download to finish; returns its SHA-256 and counters. */
-export async function waitDone(page, { timeoutMs = 120_000 } = {}) {
-  return page.evaluate(async (timeoutMs) => {
-    const d = window.download;
-    let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out: progress ${d.progress}, peers ${d.numPeers}`)), timeoutMs);
-    });
-    await Promise.race([d.done(), timeout]);
-    clearTimeout(timer);
-    const bytes = new Uint8Array(await (await d.blob()).arrayBuffer());
-    return { sha256: await window.sha256(bytes), length: bytes.length, received: d.received, uploaded: d.uploaded };
   }, timeoutMs);
 }
 
-/**
- * Puts the file at `path` (on disk) into the page as a disk-backed File, the way a user's file
- * arrives, and returns nothing; the page finds it as `window.pickedFile`.
- * (Reading slices of a large in-memory File repeatedly fails in Chromium's off-the-record
- * contexts after a few hundred MiB with NotReadableError; disk-backed Files do not.)
- */
-export async function pickFile(page, path) {
-  await page.evaluate(() => {
-    const input = document.createElement('input');
-    input.type = 'file';
-    input.id = 'peer-file';
-    document.body.append(input);
-  });
-  await page.setInputFiles('#peer-file', path);
-  await page.evaluate(() => { window.pickedFile = document.getElementById('peer-file').files[0]; });
-}
-
-/** tabswarm seeds window.pickedFile (see pickFile); returns what tabswarmSeed returns but sha256. */
-export async function tabswarmSeedPicked(page) {
-  return page.evaluate(async () => {
-    const t0 = performance.now();
-    const t = await window.client.seed(window.pickedFile, {});
-    window.seeded = t;
-    return { infoHash: t.infoHash, torrentFile: Array.from(t.torrentFile), length: t.length, seconds: (performance.now() - t0) / 1000 };
-  });
-}
-
-/** WebTorrent seeds window.pickedFile (see pickFile). */
-export async function webtorrentSeedPicked(page, announce) {
-  return page.evaluate(async (announce) => {
-    const t0 = performance.now();
-    const t = await new Promise((resolve, reject) => {
-      window.wt.seed(window.pickedFile, { announce: [announce] }, resolve);
-      window.wt.once('error', reject);
-    });
-    window.wtTorrent = t;
-    return { infoHash: t.infoHash, torrentFile: Array.from(t.torrentFile), length: t.length, seconds: (performance.now() - t0) / 1000 };
-  }, announce);
+/** startDownload, then waitDone. */
+export async function tabswarmDownload(page, source, options) {
+  await startDownload(page, source);
+  return waitDone(page, options);
 }
 
 /** WebTorrent seeds `size` pseudo-random bytes; returns { infoHash, magnetUri, torrentFile, sha256 }. */
@@ -237,13 +212,10 @@ export async function webtorrentDownload(page, announce, source, { timeoutMs = 1
     });
     window.wtTorrent = t;
     if (!t.done) {
-      let timer;
-      await new Promise((resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`WebTorrent download timed out: progress ${t.progress}, peers ${t.numPeers}`)), timeoutMs);
+      await window.withTimeout(new Promise((resolve, reject) => {
         t.once('done', resolve);
         t.once('error', reject);
-      });
-      clearTimeout(timer);
+      }), timeoutMs, () => `WebTorrent download: progress ${t.progress}, peers ${t.numPeers}`);
     }
     const seconds = (performance.now() - t0) / 1000;
     const blob = await t.files[0].blob();
@@ -251,16 +223,3 @@ export async function webtorrentDownload(page, announce, source, { timeoutMs = 1
     return { sha256: await window.sha256(bytes), length: bytes.length, received: t.received, seconds };
   }, { announce, source, timeoutMs });
 }
-
-/** Polls `fn` in the page until it returns truthy. */
-export async function pageWait(page, fn, arg, { timeoutMs = 60_000, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await page.evaluate(fn, arg);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${page.peerName}: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-export { launchBrowser };

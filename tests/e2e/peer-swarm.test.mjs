@@ -1,25 +1,14 @@
-// Issue 5 acceptance: tabswarm peers swarming in real headless Chromium through our tracker,
-// every peer in its own isolated browser context (so nothing is shared but the network).
-import { test, before, after } from 'node:test';
+// tabswarm peers swarming in real headless Chromium through our tracker, every peer in its own
+// isolated browser context (so nothing is shared but the network): one seed to one and to
+// several leechers, initial seeding, a bare magnet link, a late leecher after the seed left,
+// a multi-file torrent, and bad input to add().
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTracker } from './harness.mjs';
-import {
-  launchBrowser, tabswarmPeer, tabswarmSeed, tabswarmDownload, waitDone,
-} from './peer-lib.mjs';
+import { withSwarm, closePeers as close, tabswarmSeed, tabswarmDownload, waitDone } from './peer-lib.mjs';
 
 const MiB = 1024 * 1024;
-let tracker, browser;
-before(async () => {
-  tracker = await startTracker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await tracker?.stop();
-});
-
-const peer = (name) => tabswarmPeer(browser, tracker.url, tracker.announce, name);
-const close = (...pages) => Promise.all(pages.map((p) => p.context().close()));
+const swarm = withSwarm();
+const peer = (name) => swarm.tabswarm(name);
 
 test('one seed to one leecher: 64 MiB, SHA-256 equal, every byte over the wire', { timeout: 180_000 }, async () => {
   const seed = await peer('seed');

@@ -1,35 +1,23 @@
-// Issue 5 acceptance: interop with real WebTorrent (npm `webtorrent`, its browser bundle)
-// through our tracker. Every peer is in its own isolated browser context, and every download
-// checks the bytes that really came over the wire (two WebTorrent pages in one context would
-// share storage and only pretend to download).
-import { test, before, after } from 'node:test';
+// Interop with real WebTorrent (npm `webtorrent`, its browser bundle) through our tracker, each
+// way and in a mixed swarm. Every peer is in its own isolated browser context, and every
+// download checks the bytes that really came over the wire (two WebTorrent pages in one context
+// would share storage and only pretend to download).
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTracker } from './harness.mjs';
 import {
-  launchBrowser, tabswarmPeer, webtorrentPeer, tabswarmSeed, tabswarmDownload, webtorrentSeed,
-  webtorrentDownload,
+  withSwarm, closePeers as close, tabswarmSeed, tabswarmDownload, webtorrentSeed, webtorrentDownload,
 } from './peer-lib.mjs';
 
 const MiB = 1024 * 1024;
-let tracker, browser;
-before(async () => {
-  tracker = await startTracker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await tracker?.stop();
-});
-
-const ts = (name) => tabswarmPeer(browser, tracker.url, tracker.announce, name);
-const wt = (name) => webtorrentPeer(browser, tracker.url, name);
-const close = (...pages) => Promise.all(pages.map((p) => p.context().close()));
+const swarm = withSwarm();
+const ts = (name) => swarm.tabswarm(name);
+const wt = (name) => swarm.webtorrent(name);
 
 test('WebTorrent seeds, tabswarm downloads', { timeout: 120_000 }, async () => {
   const seed = await wt('webtorrent-seed');
   const leech = await ts('tabswarm-leech');
   const size = 6 * MiB + 4321;
-  const s = await webtorrentSeed(seed, tracker.announce, { size, seed: 21, name: 'from-webtorrent.bin' });
+  const s = await webtorrentSeed(seed, swarm.tracker.announce, { size, seed: 21, name: 'from-webtorrent.bin' });
   const d = await tabswarmDownload(leech, s.torrentFile);
   assert.equal(d.sha256, s.sha256);
   assert.equal(d.length, size);
@@ -47,7 +35,7 @@ test('tabswarm seeds, WebTorrent downloads (from a magnet link)', { timeout: 120
   const s = await tabswarmSeed(seed, { size, seed: 22, name: 'from-tabswarm.bin' });
   // WebTorrent gets the metadata from tabswarm over ut_metadata.
   const magnet = `magnet:?xt=urn:btih:${s.infoHash}&dn=from-tabswarm.bin`;
-  const d = await webtorrentDownload(leech, tracker.announce, magnet);
+  const d = await webtorrentDownload(leech, swarm.tracker.announce, magnet);
   assert.equal(d.sha256, s.sha256);
   assert.equal(d.length, size);
   assert.ok(d.received >= size, `WebTorrent received ${d.received} bytes over the wire`);
@@ -64,11 +52,11 @@ test('a mixed swarm: tabswarm and WebTorrent seeds and leechers', { timeout: 180
   const size = 12 * MiB + 5;
   // Same bytes, same name and piece length on both seeds: the same torrent.
   const s = await tabswarmSeed(tsSeed, { size, seed: 23, name: 'mixed.bin' });
-  const w = await webtorrentSeed(wtSeed, tracker.announce, { size, seed: 23, name: 'mixed.bin' });
+  const w = await webtorrentSeed(wtSeed, swarm.tracker.announce, { size, seed: 23, name: 'mixed.bin' });
   assert.equal(w.infoHash, s.infoHash, 'tabswarm and WebTorrent make the same info hash');
   const [dt, dw] = await Promise.all([
     tabswarmDownload(tsLeech, s.torrentFile),
-    webtorrentDownload(wtLeech, tracker.announce, s.torrentFile),
+    webtorrentDownload(wtLeech, swarm.tracker.announce, s.torrentFile),
   ]);
   assert.equal(dt.sha256, s.sha256);
   assert.equal(dw.sha256, s.sha256);

@@ -1,6 +1,7 @@
 // A hand-made peer for the hostile end-to-end tests (peer-hostile.test.mjs), loaded into a
 // blank page: it signals through the tracker with one non-trickle offer, opens one data
 // channel, and lets the test write any bytes on it. No BitTorrent logic of its own.
+import { withTimeout } from './shared.js';
 
 const latin1 = (bytes) => String.fromCharCode(...bytes);
 const fromLatin1 = (s) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -11,14 +12,6 @@ function random(n) {
   const b = new Uint8Array(n);
   crypto.getRandomValues(b);
   return b;
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /**

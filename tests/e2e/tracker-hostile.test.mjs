@@ -1,4 +1,4 @@
-// Issue 13: a hostile tracker, and a link with too many trackers, in a real browser.
+// A hostile tracker, and a link with too many trackers, in a real browser.
 // A WebSocket server of the test's own answers every announce with an oversize message,
 // text that is not JSON, a 100 KiB failure reason, a long warning and an offer with a
 // broken SDP. The torrent reports each as a short warning or error, keeps working, and the
@@ -7,13 +7,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer } from 'ws';
-import { startTracker } from './harness.mjs';
-import { launchBrowser, tabswarmPeer, tabswarmSeed } from './peer-lib.mjs';
+import { withSwarm, tabswarmSeed } from './peer-lib.mjs';
 
-let tracker, browser, hostile, hostileUrl;
+const swarm = withSwarm();
+let hostile, hostileUrl;
 before(async () => {
-  tracker = await startTracker();
-  browser = await launchBrowser();
   hostile = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise((r) => hostile.once('listening', r));
   hostileUrl = `ws://127.0.0.1:${hostile.address().port}/announce`;
@@ -34,13 +32,11 @@ before(async () => {
   });
 });
 after(async () => {
-  await browser?.close();
-  await tracker?.stop();
   await new Promise((r) => hostile?.close(r));
 });
 
 test('a hostile tracker gets short warnings and errors, and the torrent keeps working', { timeout: 60_000 }, async () => {
-  const page = await tabswarmPeer(browser, tracker.url, hostileUrl, 'hostile-tracker-client');
+  const page = await swarm.tabswarm('hostile-tracker-client', { announce: hostileUrl });
   const s = await tabswarmSeed(page, { size: 100_000, seed: 41 });
   const seen = await page.evaluate(async () => {
     const t = window.seeded;
@@ -65,7 +61,7 @@ test('a hostile tracker gets short warnings and errors, and the torrent keeps wo
 });
 
 test('a magnet with 20 trackers uses 16 and warns about the rest', { timeout: 60_000 }, async () => {
-  const page = await tabswarmPeer(browser, tracker.url, tracker.announce, 'many-trackers');
+  const page = await swarm.tabswarm('many-trackers');
   const warnings = await page.evaluate(async () => {
     const trs = Array.from({ length: 20 }, (_, i) => `&tr=${encodeURIComponent(`ws://127.0.0.1:9/t${i}`)}`).join('');
     const d = await window.client.add(`magnet:?xt=urn:btih:${'ab'.repeat(20)}${trs}`);
