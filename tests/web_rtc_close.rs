@@ -2,7 +2,7 @@
 //!
 //! Kept in its own file (its own browser session): after this test closed its connections,
 //! the 24 MiB transfer test in the same page stalled in 2 of 6 runs on this machine, while it
-//! passed 12 of 12 runs in a fresh page; see the closing note of the browser-peer issue.
+//! passed 12 of 12 runs in a fresh page.
 #![cfg(target_arch = "wasm32")]
 
 use futures::StreamExt;

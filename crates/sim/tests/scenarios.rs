@@ -123,9 +123,10 @@ fn free_rider_still_finishes_and_uploads_nothing() {
     }
 }
 
-/// Issue 3's tit-for-tat target at full size (F = 64 MiB, 20 contributors that leave when
-/// done and are replaced). Single runs vary a lot (seeds 1-16: 1.75-3.93x, median 2.36,
-/// bench/results/sim.md), so it is checked on the median of four seeds.
+/// The tit-for-tat target at full size: a free rider finishes at least twice as late as the
+/// median contributor (F = 64 MiB, 20 contributors that leave when done and are replaced).
+/// Single runs vary a lot (seeds 1-16: 1.75-3.93x, median 2.36, bench/results/sim.md), so it
+/// is checked on the median of four seeds.
 #[test]
 fn free_rider_takes_twice_as_long_in_the_median_run() {
     let mut ratios: Vec<f64> = (1..=4)

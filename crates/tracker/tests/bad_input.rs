@@ -1,5 +1,5 @@
-//! Each kind of bad input gets a `failure reason` and changes nothing (or closes the socket
-//! where the issue says so).
+//! Each kind of bad input gets a `failure reason` and changes nothing; a flood past the rate
+//! limit, an idle connection and an oversized message close the socket.
 
 mod common;
 
