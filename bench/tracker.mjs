@@ -16,10 +16,10 @@
 // TRACKER_BENCH_WARMUP (s, 8; peers start over the first min(period, 5 s)), TRACKER_BENCH_TORRENTS (100), CARGO_TARGET_DIR.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, printTable, writeResult } from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
 const BIN = path.join(TARGET, 'release');
 const CONNS = (process.env.TRACKER_BENCH_CONNS ?? '1000,10000').split(',').map(Number);
@@ -111,13 +111,7 @@ const rows = runs.map((r) => ({
   failures: r.failures,
   'conn errors': r.conn_errors
 }));
-console.log('\nTracker load (tabswarm-loadgen; 5 offers of ~500 B per announce, every offer answered)');
-const cols = Object.keys(rows[0]);
-const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
-const line = (vals) => `| ${vals.map((v, i) => String(v).padEnd(width[i])).join(' | ')} |`;
-console.log(line(cols));
-console.log(`|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-for (const r of rows) console.log(line(cols.map((c) => r[c])));
+printTable('Tracker load (tabswarm-loadgen; 5 offers of ~500 B per announce, every offer answered)', rows);
 
 const ratios = CONNS.map((c) => {
   const pick = (t, m) => runs.find((r) => r.tracker === t && r.connections === c && r.mode === m);
@@ -138,14 +132,10 @@ for (const r of ratios) {
     `p99 ${r.ours_p99_ms} ms vs ${r.npm_p99_ms} ms; peak RSS ${fmt(r.ours_peak_rss_mib, 0)} MiB vs ${fmt(r.npm_peak_rss_mib, 0)} MiB`);
 }
 const loadavg = fs.readFileSync('/proc/loadavg', 'utf8').trim();
-const out = path.join(ROOT, 'bench/results/tracker.json');
-fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, JSON.stringify({
-  date: new Date().toISOString(),
-  machine: { cpus: (await import('node:os')).cpus().length, loadavg_after: loadavg },
+writeResult('tracker', {
+  machine: { cpus: os.cpus().length, loadavg_after: loadavg },
   settings: { connections: CONNS, duration_s: DURATION, warmup_s: WARMUP, torrents: TORRENTS, ours_env: OURS_ENV },
   summary: ratios,
   runs,
   wall_secs: (Date.now() - started) / 1000
-}, null, 2) + '\n');
-console.log(`wrote ${path.relative(ROOT, out)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+});
