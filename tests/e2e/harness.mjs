@@ -68,13 +68,18 @@ export async function launchBrowser(extraArgs = []) {
 
 /**
  * Opens `url` in a new isolated context of `browser`. Console errors and page errors are
- * collected in `page.errors` so tests can assert there were none.
+ * collected in `page.errors`, uncaught exceptions and unhandled rejections alone in
+ * `page.uncaught`, so tests can assert there were none.
  */
 export async function openPeer(browser, url, { name = 'peer' } = {}) {
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
   page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(`${name}: ${e.message}`));
+  page.uncaught = [];
+  page.on('pageerror', (e) => {
+    page.errors.push(`${name}: ${e.message}`);
+    page.uncaught.push(`${name}: ${e.message}`);
+  });
   page.on('console', (m) => {
     if (process.env.E2E_VERBOSE) console.log(`[${name}] ${m.type()}: ${m.text()}`);
     if (m.type() === 'error') page.errors.push(`${name}: ${m.text()}`);

@@ -51,21 +51,7 @@ export const closePeers = (...pages) => Promise.all(pages.map((p) => p.context()
  * `window.withTimeout`.
  */
 export async function openBlank(browser, origin, name) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  page.peerName = name;
-  page.errors = [];
-  // Uncaught exceptions and unhandled rejections only (page.errors has console errors too).
-  page.uncaught = [];
-  page.on('pageerror', (e) => {
-    page.errors.push(`${name}: ${e.message}`);
-    page.uncaught.push(`${name}: ${e.message}`);
-  });
-  page.on('console', (m) => {
-    if (process.env.E2E_VERBOSE) console.log(`[${name}] ${m.type()}: ${m.text()}`);
-    if (m.type() === 'error') page.errors.push(`${name}: ${m.text()}`);
-  });
-  await page.goto(`${origin}${BLANK}`);
+  const page = await openPeer(browser, `${origin}${BLANK}`, { name });
   await page.evaluate(async () => {
     const shared = await import('/tests/e2e/shared.js');
     window.makeBytes = shared.randomBytes;

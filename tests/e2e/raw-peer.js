@@ -1,12 +1,10 @@
 // A hand-made peer for the hostile end-to-end tests (peer-hostile.test.mjs), loaded into a
 // blank page: it signals through the tracker with one non-trickle offer, opens one data
 // channel, and lets the test write any bytes on it. No BitTorrent logic of its own.
-import { withTimeout } from './shared.js';
+import { withTimeout, toHex, fromHex } from './shared.js';
 
 const latin1 = (bytes) => String.fromCharCode(...bytes);
 const fromLatin1 = (s) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-export const fromHex = (hex) => Uint8Array.from(hex.match(/../g), (h) => parseInt(h, 16));
-export const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 
 function random(n) {
   const b = new Uint8Array(n);
@@ -116,4 +114,4 @@ export function request(index, begin, len) {
   return message(6, p);
 }
 
-export { random };
+export { random, toHex, fromHex };

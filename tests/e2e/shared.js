@@ -15,11 +15,14 @@ export function randomBytes(n, seed = 1) {
   return out;
 }
 
+/** Lowercase hex of bytes, and back. */
+export const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+export const fromHex = (hex) => Uint8Array.from(hex.match(/../g), (h) => parseInt(h, 16));
+
 /** SHA-256 of bytes or a Blob, as lowercase hex (WebCrypto: pages and node alike). */
 export async function sha256Hex(data) {
   const buf = data instanceof Blob ? await data.arrayBuffer() : data;
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', buf));
-  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)));
 }
 
 /**
