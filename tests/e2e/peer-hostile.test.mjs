@@ -32,7 +32,7 @@ async function startLoggedDownload(page, torrentFile) {
     const d = await window.client.add(new Uint8Array(torrentFile));
     window.download = d;
     window.log = { peers: [], errors: [], warnings: [] };
-    d.on('peer', (p) => window.log.peers.push({ id: p.id, t: performance.now() }));
+    d.on('wire', (p) => window.log.peers.push({ id: p.id, t: performance.now() }));
     d.on('error', (e) => window.log.errors.push({ msg: String(e?.message ?? e), t: performance.now() }));
     d.on('warning', (e) => window.log.warnings.push({ msg: String(e?.message ?? e), t: performance.now() }));
   }, torrentFile);

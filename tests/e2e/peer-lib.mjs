@@ -125,8 +125,8 @@ export async function tabswarmDownload(page, source, { timeoutMs = 120_000 } = {
     const t0 = performance.now();
     const d = await window.client.add(input);
     window.download = d;
-    const events = { metadata: 0, piece: 0, progress: 0, peer: 0, done: 0, error: [] };
-    for (const name of ['metadata', 'piece', 'progress', 'peer', 'done']) d.on(name, () => { events[name] += 1; });
+    const events = { metadata: 0, piece: 0, progress: 0, wire: 0, done: 0, error: [] };
+    for (const name of ['metadata', 'piece', 'progress', 'wire', 'done']) d.on(name, () => { events[name] += 1; });
     d.on('error', (e) => events.error.push(String(e?.message ?? e)));
     let timer;
     const timeout = new Promise((_, reject) => {
