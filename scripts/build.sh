@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds everything: the wasm package (pkg/, release, optimised with binaryen's wasm-opt from
-# npm) and the tracker binary (target/release/tabswarm-tracker).
+# npm, with its npm package.json) and the tracker binary (target/release/tabswarm-tracker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -15,6 +15,8 @@ node_modules/.bin/wasm-opt -Oz \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   pkg/tabswarm_bg.wasm -o pkg/tabswarm_bg.wasm
+# pkg/ as a publishable npm package: package.json (from Cargo.toml) and a short README.
+node scripts/pkg/package.mjs
 
 echo "[build] tracker (cargo build --release)" >&2
 cargo build --quiet --release -p tabswarm-tracker

@@ -35,6 +35,7 @@ use tabswarm_core::time::Time;
 use tabswarm_core::tracker_proto::{InfoHash as WireInfoHash, PeerId};
 use wasm_bindgen::JsValue;
 
+use crate::api::{ErrorCode, Failure, PeerInfo, TorrentEvent};
 use crate::js::{self, Timer};
 use crate::peer_slots::{PeerSlots, Slot};
 use crate::rtc::{self, EventSink, RtcConfig, RtcEvent, RtcPeer};
@@ -62,18 +63,15 @@ pub struct DriverConfig {
     pub super_seed: bool,
 }
 
-/// Page events a torrent emits (`d.on(name, cb)`).
-pub const EVENT_NAMES: [&str; 7] = [
-    "metadata", "piece", "progress", "peer", "done", "error", "warning",
-];
-
 /// One torrent: engine, connections, trackers, timer.
 pub struct Driver {
     me: Weak<Driver>,
     state: RefCell<State>,
     queue: RefCell<VecDeque<Work>>,
     running: Cell<bool>,
-    listeners: RefCell<Vec<(&'static str, js_sys::Function)>>,
+    listeners: RefCell<Vec<PageListener>>,
+    /// `downloaded` and `uploaded` as last reported by `download` and `upload` events.
+    reported: Cell<(u64, u64)>,
     /// Read by trackers without touching `state` (they may be called while it is borrowed).
     transfer: Cell<Transfer>,
     next_conn: Cell<u64>,
@@ -90,11 +88,18 @@ struct State {
     trackers: Vec<TrackerClient>,
     announce: Vec<String>,
     timer: Option<(Time, Timer)>,
-    done_waiters: Vec<oneshot::Sender<Result<(), String>>>,
+    done_waiters: Vec<oneshot::Sender<Result<(), Failure>>>,
     /// Set once the torrent is destroyed.
-    ended: Option<String>,
-    /// Delivers a warning from `start` to the page's listeners.
-    startup_warning: Option<Timer>,
+    ended: Option<Failure>,
+    /// Delivers `ready` (and a warning) from `start` to the page's listeners.
+    startup: Option<Timer>,
+}
+
+/// A page callback (`t.on`, `t.once`).
+struct PageListener {
+    event: TorrentEvent,
+    f: js_sys::Function,
+    once: bool,
 }
 
 struct Conn {
@@ -104,6 +109,8 @@ struct Conn {
     we_offered: bool,
     open: bool,
     connect_timer: Option<Timer>,
+    /// Set by its handshake, when `wire` announced it (`peer-left` follows).
+    who: Option<PeerInfo>,
 }
 
 /// What a JS callback hands the pump.
@@ -115,7 +122,9 @@ enum Work {
     Store(StoreNote),
     Notice(Notice),
     /// A warning for the page (`warning` event).
-    Warn(String),
+    Warn(Failure),
+    /// The metadata was known at start: `ready` for the page.
+    Ready,
     Timeout,
     Limits(Option<u64>, Option<u64>),
     Destroy,
@@ -123,7 +132,7 @@ enum Work {
 
 /// Work for after the engine state is released.
 enum Effect {
-    Emit(&'static str, JsValue),
+    Emit(TorrentEvent, JsValue),
     Drop(Box<dyn std::any::Any>),
     Completed,
 }
@@ -169,11 +178,12 @@ impl Driver {
                 timer: None,
                 done_waiters: Vec::new(),
                 ended: None,
-                startup_warning: None,
+                startup: None,
             }),
             queue: RefCell::new(VecDeque::new()),
             running: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
+            reported: Cell::new((0, 0)),
             transfer: Cell::new(Transfer::default()),
             next_conn: Cell::new(1),
             slots: PeerSlots::new(MAX_PEERS),
@@ -195,29 +205,48 @@ impl Driver {
             .map(|u| TrackerClient::new(u, identity.clone(), host.clone()))
             .collect();
         driver.state.borrow_mut().trackers = trackers;
+        let mut startup = Vec::new();
+        if driver.state.borrow().engine.metainfo().is_some() {
+            startup.push(Work::Ready);
+        }
         if ignored > 0 {
             let max = tabswarm_core::magnet::MAX_TRACKERS;
-            let mut msg = Some(format!("ignored {ignored} trackers beyond the first {max}"));
+            startup.push(Work::Warn(Failure::new(
+                ErrorCode::TooManyTrackers,
+                format!("ignored {ignored} trackers beyond the first {max}"),
+            )));
+        }
+        if !startup.is_empty() {
             let me = Rc::downgrade(&driver);
             // On a timer, not now: the page registers its listeners once `add()` resolves.
             let timer = Timer::once(0, move || {
-                if let (Some(d), Some(msg)) = (me.upgrade(), msg.take()) {
-                    d.push(Work::Warn(msg));
+                if let Some(d) = me.upgrade() {
+                    for work in startup.drain(..) {
+                        d.push(work);
+                    }
                 }
             });
-            driver.state.borrow_mut().startup_warning = Some(timer);
+            driver.state.borrow_mut().startup = Some(timer);
         }
         driver.push(Work::Timeout);
         Ok(driver)
     }
 
-    /// Registers a page callback for one of [`EVENT_NAMES`].
-    pub fn on(&self, event: &str, f: js_sys::Function) -> Result<(), String> {
-        let name = EVENT_NAMES
-            .iter()
-            .find(|n| **n == event)
-            .ok_or_else(|| format!("unknown event {event:?}; known: {}", EVENT_NAMES.join(", ")))?;
-        self.listeners.borrow_mut().push((name, f));
+    /// Registers a page callback for `event`: every time, or the next time only (`once`).
+    pub fn on(&self, event: &str, f: js_sys::Function, once: bool) -> Result<(), Failure> {
+        let event = event_named(event)?;
+        self.listeners
+            .borrow_mut()
+            .push(PageListener { event, f, once });
+        Ok(())
+    }
+
+    /// Removes every registration of `f` for `event` (by `on` or `once`).
+    pub fn off(&self, event: &str, f: &js_sys::Function) -> Result<(), Failure> {
+        let event = event_named(event)?;
+        self.listeners
+            .borrow_mut()
+            .retain(|l| !(l.event == event && l.f == *f));
         Ok(())
     }
 
@@ -238,7 +267,7 @@ impl Driver {
     }
 
     /// Resolves when every piece is verified (at once for a seed or a finished download).
-    pub fn done(&self) -> impl std::future::Future<Output = Result<(), String>> + 'static {
+    pub fn done(&self) -> impl std::future::Future<Output = Result<(), Failure>> + 'static {
         let rx = {
             let mut s = self.state.borrow_mut();
             if let Some(reason) = &s.ended {
@@ -254,9 +283,7 @@ impl Driver {
         async move {
             match rx? {
                 None => Ok(()),
-                Some(rx) => rx
-                    .await
-                    .unwrap_or_else(|_| Err("the torrent was dropped".into())),
+                Some(rx) => rx.await.unwrap_or_else(|_| Err(dropped())),
             }
         }
     }
@@ -264,20 +291,21 @@ impl Driver {
     /// The whole content as a `Blob`, after `done`.
     pub fn content_blob(
         &self,
-    ) -> impl std::future::Future<Output = Result<web_sys::Blob, String>> + 'static {
+    ) -> impl std::future::Future<Output = Result<web_sys::Blob, Failure>> + 'static {
         let done = self.done();
         let me = self.me.clone();
         async move {
             done.await?;
             let blob = me
                 .upgrade()
-                .ok_or("the torrent was dropped")?
+                .ok_or_else(dropped)?
                 .state
                 .borrow()
                 .engine
                 .store()
                 .content_blob();
-            blob.await.map_err(|e| e.to_string())
+            blob.await
+                .map_err(|e| Failure::new(ErrorCode::Storage, e.to_string()))
         }
     }
 
@@ -300,14 +328,14 @@ impl Driver {
         m.to_uri()
     }
 
+    /// Every figure of the torrent now, without the peer list.
+    pub fn figures(&self) -> Figures {
+        figures_of(&self.state.borrow().engine)
+    }
+
     /// Counters, rates and the peer list.
     pub fn stats(&self) -> Stats {
         self.state.borrow().engine.stats()
-    }
-
-    /// Peers connected to (handshake or not).
-    pub fn num_peers(&self) -> u32 {
-        u32::try_from(self.state.borrow().engine.num_peers()).unwrap_or(u32::MAX)
     }
 
     /// Bytes queued in the data channel of `peer`.
@@ -347,21 +375,49 @@ impl Driver {
         self.pump();
     }
 
-    /// Runs queued work until the queue is empty; re-entrant calls only queue.
+    /// Runs queued work until the queue is empty, then reports the bytes moved meanwhile
+    /// (`download`, `upload`: one event each per batch); re-entrant calls only queue.
     fn pump(&self) {
         if self.running.replace(true) {
             return;
         }
         loop {
-            let Some(work) = self.queue.borrow_mut().pop_front() else {
+            while let Some(work) = self.queue.borrow_mut().pop_front() {
+                let effects = self.step(work);
+                for effect in effects {
+                    self.run(effect);
+                }
+            }
+            let effects = self.transfer_effects();
+            if effects.is_empty() {
                 break;
-            };
-            let effects = self.step(work);
+            }
+            // A listener may queue more work: the loop picks it up.
             for effect in effects {
                 self.run(effect);
             }
         }
         self.running.set(false);
+    }
+
+    /// `download` and `upload` events for the bytes moved since the last ones.
+    fn transfer_effects(&self) -> Vec<Effect> {
+        let s = self.state.borrow();
+        if s.ended.is_some() {
+            return Vec::new();
+        }
+        let c = s.engine.counters();
+        let (down, up) = self.reported.replace((c.downloaded, c.uploaded));
+        let mut fx = Vec::new();
+        if c.downloaded > down {
+            let bytes = js::u64_to_f64(c.downloaded - down);
+            fx.push(Effect::Emit(TorrentEvent::Download, bytes.into()));
+        }
+        if c.uploaded > up {
+            let bytes = js::u64_to_f64(c.uploaded - up);
+            fx.push(Effect::Emit(TorrentEvent::Upload, bytes.into()));
+        }
+        fx
     }
 
     fn step(&self, work: Work) -> Vec<Effect> {
@@ -415,6 +471,7 @@ impl Driver {
                         we_offered,
                         open: false,
                         connect_timer: Some(timer),
+                        who: None,
                     },
                 );
                 self.slots.connect(remote);
@@ -428,25 +485,44 @@ impl Driver {
                 }
             }
             Work::Store(StoreNote::ReadReady) => s.engine.handle_input(now, Input::StoreReady),
-            Work::Store(StoreNote::Failed(msg)) => fx.push(error_effect(&msg)),
-            Work::Notice(n) => match n {
-                Notice::Swarm { .. } => {}
-                Notice::Warning { .. } | Notice::Malformed { .. } => {
-                    fx.push(Effect::Emit(
-                        "warning",
-                        js_sys::Error::new(&n.to_string()).into(),
-                    ));
+            Work::Store(StoreNote::Failed(f)) => fx.push(error_effect(f)),
+            Work::Notice(n) => {
+                let code = match n {
+                    Notice::Swarm { .. } => {
+                        if s.engine.num_peers() == 0 {
+                            fx.push(Effect::Emit(TorrentEvent::NoPeers, "tracker".into()));
+                        }
+                        None
+                    }
+                    Notice::BadUrl { .. } => Some((TorrentEvent::Error, ErrorCode::TrackerBadUrl)),
+                    Notice::Unreachable { .. } => {
+                        Some((TorrentEvent::Error, ErrorCode::TrackerUnreachable))
+                    }
+                    Notice::Failure { .. } => {
+                        Some((TorrentEvent::Error, ErrorCode::TrackerRefused))
+                    }
+                    Notice::Warning { .. } => {
+                        Some((TorrentEvent::Warning, ErrorCode::TrackerWarning))
+                    }
+                    Notice::Malformed { .. } => {
+                        Some((TorrentEvent::Warning, ErrorCode::TrackerMalformed))
+                    }
+                };
+                if let Some((event, code)) = code {
+                    let f = Failure::new(code, n.to_string());
+                    fx.push(Effect::Emit(event, f.to_js()));
                 }
-                _ => fx.push(error_effect(&n.to_string())),
-            },
-            Work::Warn(msg) => fx.push(Effect::Emit("warning", js_sys::Error::new(&msg).into())),
+            }
+            Work::Warn(f) => fx.push(Effect::Emit(TorrentEvent::Warning, f.to_js())),
+            Work::Ready => fx.push(Effect::Emit(TorrentEvent::Ready, JsValue::UNDEFINED)),
             Work::Timeout => s.engine.handle_input(now, Input::Timeout),
             Work::Limits(up, down) => s.engine.set_limits(up, down),
             Work::Destroy => {
                 self.destroyed.set(true);
-                s.ended = Some("the torrent was destroyed".into());
+                let ended = Failure::new(ErrorCode::Destroyed, "the torrent was destroyed");
+                s.ended = Some(ended.clone());
                 for tx in s.done_waiters.drain(..) {
-                    let _ = tx.send(Err("the torrent was destroyed".into()));
+                    let _ = tx.send(Err(ended.clone()));
                 }
                 for t in s.trackers.drain(..) {
                     fx.push(Effect::Drop(Box::new(t)));
@@ -522,10 +598,11 @@ impl Driver {
                     }
                     Output::Disconnect { peer, reason } => {
                         self.drop_conn(s, peer.0, fx);
-                        fx.push(Effect::Emit(
-                            "warning",
-                            js_sys::Error::new(&format!("dropped a peer: {reason}")).into(),
-                        ));
+                        let f = Failure::new(
+                            ErrorCode::PeerDropped,
+                            format!("dropped a peer: {reason}"),
+                        );
+                        fx.push(Effect::Emit(TorrentEvent::Warning, f.to_js()));
                     }
                     Output::Event(e) => self.on_event(s, e, fx),
                     Output::Timeout(at) => break at,
@@ -577,21 +654,28 @@ impl Driver {
 
     fn on_event(&self, s: &mut State, e: Event, fx: &mut Vec<Effect>) {
         match e {
-            Event::Metadata => fx.push(Effect::Emit("metadata", JsValue::UNDEFINED)),
-            Event::PieceVerified { piece } => {
-                fx.push(Effect::Emit("piece", JsValue::from(piece)));
-                let st = s.engine.stats();
-                fx.push(Effect::Emit("progress", JsValue::from(st.progress)));
+            Event::Metadata => {
+                fx.push(Effect::Emit(TorrentEvent::Metadata, JsValue::UNDEFINED));
+                fx.push(Effect::Emit(TorrentEvent::Ready, JsValue::UNDEFINED));
             }
-            Event::HashFailed { piece } => fx.push(error_effect(&format!(
-                "piece {piece} failed its hash check; fetching it again"
+            Event::PieceVerified { piece } => {
+                fx.push(Effect::Emit(TorrentEvent::Piece, JsValue::from(piece)));
+                let progress = figures_of(&s.engine).progress();
+                fx.push(Effect::Emit(TorrentEvent::Progress, progress.into()));
+            }
+            Event::HashFailed { piece } => fx.push(error_effect(Failure::new(
+                ErrorCode::HashFailed,
+                format!("piece {piece} failed its hash check; fetching it again"),
             ))),
             Event::PeerBanned { peer_id, .. } => {
                 self.slots.ban(PeerId(peer_id));
-                fx.push(error_effect(&format!(
-                    "banned peer {} after {} hash failures",
-                    hex(&peer_id),
-                    tabswarm_core::engine::BAN_STRIKES
+                fx.push(error_effect(Failure::new(
+                    ErrorCode::PeerBanned,
+                    format!(
+                        "banned peer {} after {} hash failures",
+                        hex(&peer_id),
+                        tabswarm_core::engine::BAN_STRIKES
+                    ),
                 )));
             }
             Event::Done => {
@@ -599,21 +683,26 @@ impl Driver {
                     let _ = tx.send(Ok(()));
                 }
                 fx.push(Effect::Completed);
-                fx.push(Effect::Emit("done", JsValue::UNDEFINED));
+                fx.push(Effect::Emit(TorrentEvent::Done, JsValue::UNDEFINED));
             }
             Event::PeerHandshake {
-                peer_id, client, ..
+                peer,
+                peer_id,
+                client,
             } => {
-                let info = js_sys::Object::new();
-                let _ = js_sys::Reflect::set(&info, &"id".into(), &hex(&peer_id).into());
-                let _ = js_sys::Reflect::set(
-                    &info,
-                    &"client".into(),
-                    &client.map_or(JsValue::NULL, JsValue::from),
-                );
-                fx.push(Effect::Emit("peer", info.into()));
+                let who = PeerInfo {
+                    id: hex(&peer_id),
+                    client,
+                };
+                fx.push(Effect::Emit(TorrentEvent::Wire, who.to_js()));
+                if let Some(c) = s.conns.get_mut(&peer.0) {
+                    c.who = Some(who);
+                }
             }
-            Event::StoreFailed { error } => fx.push(error_effect(&format!("storage: {error}"))),
+            Event::StoreFailed { error } => fx.push(error_effect(Failure::new(
+                ErrorCode::Storage,
+                format!("storage: {error}"),
+            ))),
         }
     }
 
@@ -627,8 +716,11 @@ impl Driver {
     }
 
     fn drop_conn(&self, s: &mut State, id: u64, fx: &mut Vec<Effect>) {
-        if let Some(c) = s.conns.remove(&id) {
+        if let Some(mut c) = s.conns.remove(&id) {
             self.slots.disconnect(&c.remote);
+            if let Some(who) = c.who.take().filter(|_| s.ended.is_none()) {
+                fx.push(Effect::Emit(TorrentEvent::PeerLeft, who.to_js()));
+            }
             // Closing happens after the state is released.
             fx.push(Effect::Drop(Box::new(c)));
         }
@@ -659,18 +751,21 @@ impl Driver {
 
     fn run(&self, effect: Effect) {
         match effect {
-            Effect::Emit(name, arg) => {
-                let fns: Vec<js_sys::Function> = self
-                    .listeners
-                    .borrow()
-                    .iter()
-                    .filter(|(n, _)| *n == name)
-                    .map(|(_, f)| f.clone())
-                    .collect();
+            Effect::Emit(event, arg) => {
+                let fns: Vec<js_sys::Function> = {
+                    let mut listeners = self.listeners.borrow_mut();
+                    let fns = listeners
+                        .iter()
+                        .filter(|l| l.event == event)
+                        .map(|l| l.f.clone())
+                        .collect();
+                    listeners.retain(|l| !(l.once && l.event == event));
+                    fns
+                };
                 for f in fns {
                     if let Err(e) = f.call1(&JsValue::NULL, &arg) {
                         web_sys::console::error_2(
-                            &format!("tabswarm: a '{name}' listener threw").into(),
+                            &format!("tabswarm: a '{}' listener threw", event.name()).into(),
                             &e,
                         );
                     }
@@ -776,8 +871,85 @@ impl Host for Driver {
     }
 }
 
-fn error_effect(msg: &str) -> Effect {
-    Effect::Emit("error", js_sys::Error::new(msg).into())
+/// Every figure of a torrent at one moment (see `TorrentStats` in the d.ts).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    /// Verified bytes held.
+    pub have: u64,
+    /// Total bytes (0 before the metadata).
+    pub length: u64,
+    pub pieces_have: u32,
+    pub pieces: u32,
+    pub done: bool,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub received: u64,
+    pub wasted: u64,
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    pub num_peers: u32,
+}
+
+impl Figures {
+    /// Verified fraction, 0 to 1 (0 before the metadata).
+    pub fn progress(&self) -> f64 {
+        if self.length == 0 {
+            0.0
+        } else {
+            js::u64_to_f64(self.have) / js::u64_to_f64(self.length)
+        }
+    }
+
+    /// Milliseconds to done at the current download rate: 0 when done, infinite without a rate.
+    pub fn time_remaining_ms(&self) -> f64 {
+        if self.done {
+            0.0
+        } else if self.download_rate == 0 {
+            f64::INFINITY
+        } else {
+            let left = self.length.saturating_sub(self.have);
+            js::u64_to_f64(left) * 1000.0 / js::u64_to_f64(self.download_rate)
+        }
+    }
+}
+
+fn figures_of(e: &Engine<BrowserStore>) -> Figures {
+    let c = e.counters();
+    let (length, pieces) = e.metainfo().map_or((0, 0), |m| {
+        (m.info.total_length(), m.info.lengths().num_pieces())
+    });
+    Figures {
+        have: c.have,
+        length,
+        pieces_have: e.have().count_ones(),
+        pieces,
+        done: e.is_complete(),
+        downloaded: c.downloaded,
+        uploaded: c.uploaded,
+        received: c.received,
+        wasted: c.wasted,
+        download_rate: c.download_rate,
+        upload_rate: c.upload_rate,
+        num_peers: u32::try_from(e.num_peers()).unwrap_or(u32::MAX),
+    }
+}
+
+fn error_effect(f: Failure) -> Effect {
+    Effect::Emit(TorrentEvent::Error, f.to_js())
+}
+
+fn event_named(name: &str) -> Result<TorrentEvent, Failure> {
+    TorrentEvent::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = TorrentEvent::ALL.iter().map(|e| e.name()).collect();
+        Failure::new(
+            ErrorCode::UnknownEvent,
+            format!("unknown event {name:?}; known: {}", known.join(", ")),
+        )
+    })
+}
+
+fn dropped() -> Failure {
+    Failure::new(ErrorCode::Destroyed, "the torrent was dropped")
 }
 
 /// Lower-case hex.

@@ -11,7 +11,9 @@ use tabswarm_core::metainfo::{InfoHash, Metainfo, TorrentBuilder};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::js::prop;
+use crate::api::ErrorCode::{BadInput, BadMagnet, BadTorrent, InvalidOption, ReadFailed};
+use crate::api::Failure;
+use crate::js::{f64_to_u64, prop, u64_to_f64};
 use crate::storage::{read_blob, BlobReader, BrowserStore, StoreNotify};
 
 /// Where a seed's bytes are, once hashed.
@@ -48,7 +50,7 @@ pub enum SeedInput {
 
 impl SeedInput {
     /// Reads the JS value given to `Client.seed`.
-    pub fn from_js(value: &JsValue) -> Result<SeedInput, String> {
+    pub fn from_js(value: &JsValue) -> Result<SeedInput, Failure> {
         if let Some(a) = value.dyn_ref::<js_sys::Uint8Array>() {
             return Ok(SeedInput::Bytes(a.to_vec()));
         }
@@ -65,24 +67,26 @@ impl SeedInput {
         if let Some(arr) = value.dyn_ref::<js_sys::Array>() {
             let mut files = Vec::new();
             for v in arr.iter() {
-                files.push(blob_entry(&v).ok_or("seed: the array must hold only Files or Blobs")?);
+                files.push(blob_entry(&v).ok_or_else(|| {
+                    Failure::new(BadInput, "seed: the array must hold only Files or Blobs")
+                })?);
             }
             return non_empty(files);
         }
         if let Some(entry) = blob_entry(value) {
             return Ok(SeedInput::Files(vec![entry]));
         }
-        Err(
-            "seed: expected a File, Blob, FileList, array of Files, Uint8Array or ArrayBuffer"
-                .into(),
-        )
+        Err(Failure::new(
+            BadInput,
+            "seed: expected a File, Blob, FileList, array of Files, Uint8Array or ArrayBuffer",
+        ))
     }
 
     /// Total size in bytes.
     pub fn len(&self) -> u64 {
         match self {
             SeedInput::Bytes(b) => b.len() as u64,
-            SeedInput::Files(f) => f.iter().map(|(_, b)| f64_len(b.size())).sum(),
+            SeedInput::Files(f) => f.iter().map(|(_, b)| f64_to_u64(b.size())).sum(),
         }
     }
 
@@ -100,12 +104,19 @@ impl SeedInput {
         announce: Vec<String>,
         creation_date: Option<i64>,
         progress: &dyn Fn(f64),
-    ) -> Result<(Metainfo, SeedContent), String> {
+    ) -> Result<(Metainfo, SeedContent), Failure> {
         let total = self.len();
         if total == 0 {
-            return Err("seed: cannot make a torrent of zero bytes".into());
+            return Err(Failure::new(
+                BadInput,
+                "seed: cannot make a torrent of zero bytes",
+            ));
         }
-        let err = |e: tabswarm_core::metainfo::MetainfoError| format!("seed: {e}");
+        // The builder refuses only what the options ask for (a piece length, a name).
+        let err = |e: tabswarm_core::metainfo::MetainfoError| {
+            Failure::new(InvalidOption, format!("seed: {e}"))
+        };
+        let read_failed = |msg: String| Failure::new(ReadFailed, msg);
         match self {
             SeedInput::Bytes(bytes) => {
                 let name = name.unwrap_or_else(|| "data".to_string());
@@ -138,7 +149,7 @@ impl SeedInput {
                             } else {
                                 n.clone()
                             };
-                            (vec![n], f64_len(b.size()))
+                            (vec![n], f64_to_u64(b.size()))
                         })
                         .collect();
                     TorrentBuilder::new(&name, entries, piece_length)
@@ -149,11 +160,11 @@ impl SeedInput {
                     parts.push(b);
                 }
                 let all = web_sys::Blob::new_with_blob_sequence(&parts)
-                    .map_err(|e| format!("seed: {}", crate::js::error_text(&e)))?;
+                    .map_err(|e| read_failed(format!("seed: {}", crate::js::error_text(&e))))?;
                 let lengths = builder.lengths();
                 let chunk_len = chunk_len(lengths.piece_length());
                 if let Some(hashes) = hash_in_workers(&all, lengths, progress).await {
-                    for hash in hashes? {
+                    for hash in hashes.map_err(read_failed)? {
                         builder.add_piece_hash(hash).map_err(err)?;
                     }
                 } else {
@@ -161,7 +172,7 @@ impl SeedInput {
                     let mut reader = BlobReader::new(all.clone(), chunk_len);
                     let mut scratch = Vec::new();
                     while let Some(chunk) = reader.next().await {
-                        let chunk = chunk?;
+                        let chunk = chunk.map_err(read_failed)?;
                         scratch.resize(chunk.length() as usize, 0);
                         chunk.copy_to(&mut scratch);
                         builder.update(&scratch).map_err(err)?;
@@ -317,8 +328,9 @@ async fn hash_in_workers(
                 let _ = tx.unbounded_send((index, None));
             })
         };
-        #[allow(clippy::cast_precision_loss)]
-        let slice = blob.slice_with_f64_and_f64(first as f64, end as f64).ok()?;
+        let slice = blob
+            .slice_with_f64_and_f64(u64_to_f64(first), u64_to_f64(end))
+            .ok()?;
         let job = js_sys::Object::new();
         for (key, value) in [
             ("blob", JsValue::from(slice)),
@@ -353,9 +365,7 @@ async fn hash_in_workers(
             hashes[i] = Some(h.unchecked_into());
             done[i] = ranges[i].end - ranges[i].start;
         } else if let Some(d) = prop(&data, "done").as_f64() {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let d = d as u64;
-            done[i] = d;
+            done[i] = f64_to_u64(d);
         }
         progress(ratio(done.iter().sum(), total));
     }
@@ -384,7 +394,7 @@ pub enum AddInput {
 impl AddInput {
     /// Reads a magnet link, a bare info hash (40 hex or 32 base32 characters), or `.torrent`
     /// bytes (`Uint8Array`, `ArrayBuffer`, `Blob`).
-    pub async fn from_js(value: &JsValue) -> Result<AddInput, String> {
+    pub async fn from_js(value: &JsValue) -> Result<AddInput, Failure> {
         if let Some(s) = value.as_string() {
             return AddInput::from_text(&s);
         }
@@ -393,29 +403,34 @@ impl AddInput {
         } else if let Some(b) = value.dyn_ref::<js_sys::ArrayBuffer>() {
             js_sys::Uint8Array::new(b).to_vec()
         } else if let Some(b) = value.dyn_ref::<web_sys::Blob>() {
-            read_blob(b).await?
+            read_blob(b)
+                .await
+                .map_err(|e| Failure::new(ReadFailed, format!("add: {e}")))?
         } else {
-            return Err("add: expected a magnet link or the bytes of a .torrent file".into());
+            return Err(Failure::new(
+                BadInput,
+                "add: expected a magnet link or the bytes of a .torrent file",
+            ));
         };
         AddInput::from_torrent_bytes(&bytes)
     }
 
     /// A magnet link or a bare info hash.
-    pub fn from_text(s: &str) -> Result<AddInput, String> {
+    pub fn from_text(s: &str) -> Result<AddInput, Failure> {
         let s = s.trim();
         if let Some(h) = InfoHash::from_hex(s).or_else(|| InfoHash::from_base32(s)) {
             return Ok(AddInput::Magnet(Magnet::new(h)));
         }
         Magnet::parse(s)
             .map(AddInput::Magnet)
-            .map_err(|e| format!("add: {e}"))
+            .map_err(|e| Failure::new(BadMagnet, format!("add: {e}")))
     }
 
     /// The bytes of a `.torrent` file.
-    pub fn from_torrent_bytes(bytes: &[u8]) -> Result<AddInput, String> {
+    pub fn from_torrent_bytes(bytes: &[u8]) -> Result<AddInput, Failure> {
         Metainfo::from_bytes(bytes)
             .map(|m| AddInput::Torrent(Box::new(m)))
-            .map_err(|e| format!("add: invalid .torrent file: {e}"))
+            .map_err(|e| Failure::new(BadTorrent, format!("add: invalid .torrent file: {e}")))
     }
 }
 
@@ -427,19 +442,12 @@ fn blob_entry(v: &JsValue) -> Option<(String, web_sys::Blob)> {
         .map(|b| (String::new(), b.clone()))
 }
 
-fn non_empty(files: Vec<(String, web_sys::Blob)>) -> Result<SeedInput, String> {
+fn non_empty(files: Vec<(String, web_sys::Blob)>) -> Result<SeedInput, Failure> {
     if files.is_empty() {
-        Err("seed: no files given".into())
+        Err(Failure::new(BadInput, "seed: no files given"))
     } else {
         Ok(SeedInput::Files(files))
     }
-}
-
-/// A JS size (an exact integer) as bytes.
-fn f64_len(x: f64) -> u64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let v = x as u64;
-    v
 }
 
 #[allow(clippy::cast_precision_loss)]
@@ -467,10 +475,16 @@ mod tests {
             _ => panic!("a magnet link"),
         }
         let e = AddInput::from_text("magnet:?dn=x").err().unwrap();
-        assert!(e.contains("info hash"), "{e}");
+        assert!(
+            e.code == BadMagnet && e.message.contains("info hash"),
+            "{e:?}"
+        );
         let e = AddInput::from_text("hello").err().unwrap();
-        assert!(e.contains("magnet"), "{e}");
+        assert!(e.code == BadMagnet && e.message.contains("magnet"), "{e:?}");
         let e = AddInput::from_torrent_bytes(&[1, 2, 3]).err().unwrap();
-        assert!(e.contains(".torrent"), "{e}");
+        assert!(
+            e.code == BadTorrent && e.message.contains(".torrent"),
+            "{e:?}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Small owners for JS resources: event listeners and timers that are released in `Drop`, the
-//! page clock, and the browser's random source.
+//! page clock, the browser's random source, and the conversions between JS numbers and Rust
+//! integers.
 //!
 //! Every JS `Closure` in this crate lives in one of these owners (or in a struct that holds
 //! one), so dropping the Rust object both removes the JS registration and frees the closure:
@@ -113,6 +114,39 @@ pub fn prop(obj: &JsValue, key: &str) -> JsValue {
     } else {
         JsValue::UNDEFINED
     }
+}
+
+/// Sets `obj[key]` (a plain object's property: cannot throw).
+pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
+    let _ = js_sys::Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// A byte count as a JS number (byte counts stay far below 2^53, where `f64` is exact).
+pub fn u64_to_f64(x: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let v = x as f64;
+    v
+}
+
+/// A JS number as bytes: saturating (by the definition of `as` for floats), `NaN` is 0.
+pub fn f64_to_u64(x: f64) -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let v = x as u64;
+    v
+}
+
+/// A JS number as a `u32`, saturating like [`f64_to_u64`].
+pub fn f64_to_u32(x: f64) -> u32 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let v = x as u32;
+    v
+}
+
+/// A JS number as an `i64`, saturating.
+pub fn f64_to_i64(x: f64) -> i64 {
+    #[allow(clippy::cast_possible_truncation)]
+    let v = x as i64;
+    v
 }
 
 /// A readable message for a thrown JS value (an `Error`'s message, a string, or its `String()`).

@@ -15,7 +15,9 @@
 //! await d.done(); const blob = await d.blob();
 //! ```
 //!
-//! Errors are rejected promises or `error` events with plain messages, never a wasm panic.
+//! Errors are thrown, rejected or emitted (`error`, `warning` events) as JS `Error`s with a
+//! stable `code` ([`api::ErrorCode`]), never a wasm panic. The TypeScript declarations of the
+//! plain objects (options, stats, the event map) are in [`api`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -25,6 +27,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
+pub mod api;
 pub mod driver;
 pub mod input;
 pub mod js;
@@ -35,9 +38,10 @@ pub mod storage;
 pub mod tracker_client;
 pub mod tracker_json;
 
+use api::{ErrorCode, Failure};
 use driver::{Driver, DriverConfig};
 use input::{AddInput, SeedInput};
-use js::prop;
+use js::{f64_to_i64, f64_to_u32, f64_to_u64, prop, set, u64_to_f64};
 use rtc::RtcConfig;
 use storage::{BrowserStore, Placement, MEMORY_LIMIT};
 
@@ -53,7 +57,7 @@ pub fn sha1_hex(data: &[u8]) -> String {
     driver::hex(&tabswarm_core::sha1(data))
 }
 
-/// A BitTorrent client in the page: `new Client({ announce, iceServers })`.
+/// A BitTorrent client in the page: `new Client({ announce, iceServers, storage })`.
 #[wasm_bindgen]
 pub struct Client {
     inner: Rc<ClientInner>,
@@ -76,8 +80,11 @@ impl Client {
     /// their pieces, `"auto"` (default: memory up to 128 MiB, OPFS above), `"memory"` or
     /// `"opfs"`.
     #[wasm_bindgen(constructor)]
-    pub fn new(opts: JsValue) -> Result<Client, JsError> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] opts: Option<JsValue>,
+    ) -> Result<Client, JsValue> {
         install_panic_hook();
+        let opts = opts.unwrap_or(JsValue::UNDEFINED);
         let placement = match prop(&opts, "storage").as_string().as_deref() {
             None | Some("auto") => Placement::Auto {
                 limit: MEMORY_LIMIT,
@@ -85,7 +92,7 @@ impl Client {
             Some("memory") => Placement::Memory,
             Some("opfs") => Placement::Opfs,
             Some(other) => {
-                return Err(JsError::new(&format!(
+                return Err(invalid(format!(
                     "storage must be \"auto\", \"memory\" or \"opfs\", not {other:?}"
                 )))
             }
@@ -97,7 +104,7 @@ impl Client {
         } else if js_sys::Array::is_array(&ice) {
             ice
         } else {
-            return Err(JsError::new("iceServers must be an array"));
+            return Err(invalid("iceServers must be an array".into()));
         };
         Ok(Client {
             inner: Rc::new(ClientInner {
@@ -116,16 +123,22 @@ impl Client {
     /// `onProgress(fraction)`, `superSeed` (BEP 16 initial seeding: reveal pieces a few at a
     /// time so that a lone seed uploads each piece about once; for a first seed of a swarm).
     /// Resolves with the `Torrent` once hashed.
-    pub fn seed(&self, input: JsValue, opts: JsValue) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Torrent>")]
+    pub fn seed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SeedInput")] input: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SeedOptions")] opts: Option<JsValue>,
+    ) -> js_sys::Promise {
         let inner = self.inner.clone();
+        let opts = opts.unwrap_or(JsValue::UNDEFINED);
         future_to_promise(async move {
-            let input = SeedInput::from_js(&input).map_err(js_error)?;
+            let input = SeedInput::from_js(&input)?;
             let name = prop(&opts, "name").as_string();
             let piece_length = match prop(&opts, "pieceLength").as_f64() {
                 Some(n) if n >= 1.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0 => {
                     Some(f64_to_u32(n))
                 }
-                Some(_) => return Err(js_error("pieceLength must be a positive integer".into())),
+                Some(_) => return Err(invalid("pieceLength must be a positive integer".into())),
                 None => None,
             };
             let announce = inner.announce_for(&opts, &[])?;
@@ -147,8 +160,7 @@ impl Client {
                     Some(now_secs),
                     &progress,
                 )
-                .await
-                .map_err(js_error)?;
+                .await?;
             let driver = inner.start(announce, EngineTorrent::Seed(meta), super_seed, |n| {
                 content.into_store(n)
             })?;
@@ -159,10 +171,16 @@ impl Client {
     /// Downloads a torrent from a magnet link (or bare info hash) or `.torrent` bytes
     /// (`Uint8Array`, `ArrayBuffer`, `Blob`). `opts.announce` adds trackers. Resolves at once
     /// with the `Torrent`; a magnet's metadata comes later (`metadata` event).
-    pub fn add(&self, input: JsValue, opts: JsValue) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Torrent>")]
+    pub fn add(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TorrentId")] input: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AddOptions")] opts: Option<JsValue>,
+    ) -> js_sys::Promise {
         let inner = self.inner.clone();
+        let opts = opts.unwrap_or(JsValue::UNDEFINED);
         future_to_promise(async move {
-            let parsed = AddInput::from_js(&input).await.map_err(js_error)?;
+            let parsed = AddInput::from_js(&input).await?;
             let (torrent, extra, name) = match parsed {
                 AddInput::Magnet(m) => (EngineTorrent::Magnet(m.info_hash), m.trackers, m.name),
                 AddInput::Torrent(meta) => {
@@ -189,7 +207,7 @@ impl Client {
     /// Caps the upload and download rate of every torrent of this client (bytes/s each;
     /// `0`, `null` or absent: unlimited). Applies to torrents added later too.
     #[wasm_bindgen(js_name = setLimits)]
-    pub fn set_limits(&self, limits: JsValue) {
+    pub fn set_limits(&self, #[wasm_bindgen(unchecked_param_type = "Limits")] limits: JsValue) {
         let (up, down) = read_limits(&limits);
         self.inner.limits.set((up, down));
         for d in self.inner.torrents.borrow().iter() {
@@ -212,7 +230,7 @@ impl Client {
     }
 
     /// The torrents of this client.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "Torrent[]")]
     pub fn torrents(&self) -> js_sys::Array {
         self.inner
             .torrents
@@ -225,14 +243,11 @@ impl Client {
 
 impl ClientInner {
     /// Tracker URLs: the call's `opts.announce`, then `extra` (from the magnet or .torrent),
-    /// then the client's.
+    /// then the client's. The driver dedupes and caps the list (and warns about the rest).
     fn announce_for(&self, opts: &JsValue, extra: &[String]) -> Result<Vec<String>, JsValue> {
-        let mut all = strings(&prop(opts, "announce"), "announce").map_err(JsValue::from)?;
+        let mut all = strings(&prop(opts, "announce"), "announce")?;
         all.extend(extra.iter().cloned());
         all.extend(self.announce.iter().cloned());
-        // Dedupe only: the driver caps the list (and warns about the rest).
-        let mut seen = std::collections::BTreeSet::new();
-        all.retain(|url| seen.insert(url.clone()));
         Ok(all)
     }
 
@@ -252,7 +267,8 @@ impl ClientInner {
             download_limit,
             super_seed,
         };
-        let driver = Driver::start(config, torrent, make_store).map_err(js_error)?;
+        let driver = Driver::start(config, torrent, make_store)
+            .map_err(|e| Failure::new(ErrorCode::Storage, e))?;
         self.torrents.borrow_mut().push(driver.clone());
         Ok(driver)
     }
@@ -327,53 +343,77 @@ impl Torrent {
     /// Verified fraction, 0 to 1.
     #[wasm_bindgen(getter)]
     pub fn progress(&self) -> f64 {
-        self.driver.stats().progress
+        self.driver.figures().progress()
     }
 
     /// Verified bytes downloaded in this session.
     #[wasm_bindgen(getter)]
     pub fn downloaded(&self) -> f64 {
-        u64_to_f64(self.driver.stats().downloaded)
+        u64_to_f64(self.driver.figures().downloaded)
     }
 
     /// Block bytes sent to peers.
     #[wasm_bindgen(getter)]
     pub fn uploaded(&self) -> f64 {
-        u64_to_f64(self.driver.stats().uploaded)
+        u64_to_f64(self.driver.figures().uploaded)
     }
 
     /// Every byte received over the data channels.
     #[wasm_bindgen(getter)]
     pub fn received(&self) -> f64 {
-        u64_to_f64(self.driver.stats().received)
+        u64_to_f64(self.driver.figures().received)
     }
 
     /// Bytes/s of blocks received (over the engine's rate window).
     #[wasm_bindgen(getter, js_name = downloadSpeed)]
     pub fn download_speed(&self) -> f64 {
-        u64_to_f64(self.driver.stats().download_rate)
+        u64_to_f64(self.driver.figures().download_rate)
     }
 
     /// Bytes/s of blocks sent.
     #[wasm_bindgen(getter, js_name = uploadSpeed)]
     pub fn upload_speed(&self) -> f64 {
-        u64_to_f64(self.driver.stats().upload_rate)
+        u64_to_f64(self.driver.figures().upload_rate)
     }
 
-    /// Connected peers.
+    /// Connected peers (handshake or not).
     #[wasm_bindgen(getter, js_name = numPeers)]
     pub fn num_peers(&self) -> u32 {
-        self.driver.num_peers()
+        self.driver.figures().num_peers
+    }
+
+    /// Every figure at one moment: one call instead of a getter each.
+    #[wasm_bindgen(unchecked_return_type = "TorrentStats")]
+    pub fn stats(&self) -> JsValue {
+        let f = self.driver.figures();
+        let o = JsValue::from(js_sys::Object::new());
+        set(&o, "progress", &f.progress().into());
+        set(&o, "done", &f.done.into());
+        set(&o, "length", &u64_to_f64(f.length).into());
+        set(&o, "piecesHave", &f.pieces_have.into());
+        set(&o, "pieces", &f.pieces.into());
+        set(&o, "downloaded", &u64_to_f64(f.downloaded).into());
+        set(&o, "uploaded", &u64_to_f64(f.uploaded).into());
+        set(&o, "received", &u64_to_f64(f.received).into());
+        set(&o, "wasted", &u64_to_f64(f.wasted).into());
+        set(&o, "downloadSpeed", &u64_to_f64(f.download_rate).into());
+        set(&o, "uploadSpeed", &u64_to_f64(f.upload_rate).into());
+        set(&o, "timeRemaining", &f.time_remaining_ms().into());
+        set(&o, "numPeers", &f.num_peers.into());
+        o
     }
 
     /// Where the pieces live: `memory`, `opfs`, `blob` (a seeded file), or `undecided`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "\"memory\" | \"opfs\" | \"blob\" | \"undecided\""
+    )]
     pub fn storage(&self) -> String {
         self.driver.storage_kind().to_string()
     }
 
     /// The files (`name`, `path`, `length`, `offset`, `blob()`); empty until the metadata.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "TorrentFile[]")]
     pub fn files(&self) -> js_sys::Array {
         let Some(meta) = self.driver.metainfo() else {
             return js_sys::Array::new();
@@ -392,40 +432,56 @@ impl Torrent {
             .collect()
     }
 
-    /// Resolves when every piece is verified; rejects if the torrent is destroyed first.
+    /// Resolves when every piece is verified; rejects (`ERR_DESTROYED`) if the torrent is
+    /// destroyed first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn done(&self) -> js_sys::Promise {
         let done = self.driver.done();
         future_to_promise(async move {
-            done.await.map_err(js_error)?;
+            done.await?;
             Ok(JsValue::UNDEFINED)
         })
     }
 
     /// The content as a `Blob`, once done (single-file torrents; see `files` otherwise).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Blob>")]
     pub fn blob(&self) -> js_sys::Promise {
         let files = self.driver.metainfo().map(|m| m.info.files().len());
         let blob = self.driver.content_blob();
         future_to_promise(async move {
             if let Some(n) = files.filter(|&n| n > 1) {
-                return Err(js_error(format!(
-                    "this torrent has {n} files: use files[i].blob()"
-                )));
+                return Err(Failure::new(
+                    ErrorCode::MultipleFiles,
+                    format!("this torrent has {n} files: use files[i].blob()"),
+                )
+                .into());
             }
-            Ok(blob.await.map_err(js_error)?.into())
+            Ok(blob.await?.into())
         })
     }
 
-    /// Listens for `metadata`, `piece` (index), `progress` (fraction), `peer` ({id, client}),
-    /// `done`, `error` (an Error; the torrent carries on) or `warning`.
-    pub fn on(&self, event: &str, callback: js_sys::Function) -> Result<(), JsError> {
-        self.driver
-            .on(event, callback)
-            .map_err(|e| JsError::new(&e))
+    /// Calls `callback` on every `event` (see `TorrentEventMap`); throws `ERR_UNKNOWN_EVENT`
+    /// for a name that is not an event.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: &str, callback: js_sys::Function) -> Result<(), JsValue> {
+        Ok(self.driver.on(event, callback, false)?)
+    }
+
+    /// Calls `callback` on the next `event` only.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn once(&self, event: &str, callback: js_sys::Function) -> Result<(), JsValue> {
+        Ok(self.driver.on(event, callback, true)?)
+    }
+
+    /// Removes `callback` (added with `on` or `once`) from `event`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn off(&self, event: &str, callback: js_sys::Function) -> Result<(), JsValue> {
+        Ok(self.driver.off(event, &callback)?)
     }
 
     /// Caps this torrent's rates: `{ upload, download }` in bytes/s (`0`/absent: unlimited).
     #[wasm_bindgen(js_name = setLimits)]
-    pub fn set_limits(&self, limits: JsValue) {
+    pub fn set_limits(&self, #[wasm_bindgen(unchecked_param_type = "Limits")] limits: JsValue) {
         let (up, down) = read_limits(&limits);
         self.driver.set_limits(up, down);
     }
@@ -435,9 +491,8 @@ impl Torrent {
         self.driver.destroy();
     }
 
-    /// The connected peers: `{ id, client, downloadSpeed, uploadSpeed, amChoking,
-    /// amInterested, peerChoking, peerInterested, progress, requestsOut, requestsIn,
-    /// buffered }` (`buffered`: bytes queued in the data channel).
+    /// The connected peers and their figures.
+    #[wasm_bindgen(unchecked_return_type = "PeerStats[]")]
     pub fn peers(&self) -> js_sys::Array {
         let stats = self.driver.stats();
         let pieces = f64::from(stats.pieces_total.max(1));
@@ -445,7 +500,7 @@ impl Torrent {
             .peers
             .iter()
             .map(|p| {
-                let o = js_sys::Object::new();
+                let o = JsValue::from(js_sys::Object::new());
                 let id = p
                     .peer_id
                     .map_or(JsValue::NULL, |id| driver::hex(&id).into());
@@ -462,7 +517,7 @@ impl Torrent {
                 set(&o, "requestsOut", &p.requests_out.into());
                 set(&o, "requestsIn", &p.requests_in.into());
                 set(&o, "buffered", &self.driver.buffered(p.peer).into());
-                JsValue::from(o)
+                o
             })
             .collect()
     }
@@ -514,6 +569,7 @@ impl TorrentFile {
     }
 
     /// The file's bytes as a `Blob`, once the torrent is done.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Blob>")]
     pub fn blob(&self) -> js_sys::Promise {
         let all = self.driver.content_blob();
         let (start, end) = (
@@ -521,23 +577,20 @@ impl TorrentFile {
             u64_to_f64(self.offset + self.length),
         );
         future_to_promise(async move {
-            let all = all.await.map_err(js_error)?;
+            let all = all.await?;
             let part = all.slice_with_f64_and_f64(start, end)?;
             Ok(part.into())
         })
     }
 }
 
-fn js_error(msg: String) -> JsValue {
-    js_sys::Error::new(&msg).into()
-}
-
-fn set(obj: &js_sys::Object, key: &str, value: &JsValue) {
-    let _ = js_sys::Reflect::set(obj, &JsValue::from_str(key), value);
+/// An `ERR_INVALID_OPTION` error.
+fn invalid(msg: String) -> JsValue {
+    Failure::new(ErrorCode::InvalidOption, msg).into()
 }
 
 /// A string or an array of strings (absent: empty).
-fn strings(v: &JsValue, what: &str) -> Result<Vec<String>, JsError> {
+fn strings(v: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(Vec::new());
     }
@@ -549,11 +602,11 @@ fn strings(v: &JsValue, what: &str) -> Result<Vec<String>, JsError> {
             .iter()
             .map(|x| {
                 x.as_string()
-                    .ok_or_else(|| JsError::new(&format!("{what} must hold strings")))
+                    .ok_or_else(|| invalid(format!("{what} must hold strings")))
             })
             .collect();
     }
-    Err(JsError::new(&format!(
+    Err(invalid(format!(
         "{what} must be a string or an array of strings"
     )))
 }
@@ -598,29 +651,4 @@ fn install_panic_hook() {
             web_sys::console::error_1(&format!("tabswarm panicked: {info}").into());
         }));
     });
-}
-
-fn u64_to_f64(x: u64) -> f64 {
-    // Byte counts stay far below 2^53.
-    #[allow(clippy::cast_precision_loss)]
-    let v = x as f64;
-    v
-}
-
-fn f64_to_u64(x: f64) -> u64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let v = x as u64;
-    v
-}
-
-fn f64_to_u32(x: f64) -> u32 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let v = x as u32;
-    v
-}
-
-fn f64_to_i64(x: f64) -> i64 {
-    #[allow(clippy::cast_possible_truncation)]
-    let v = x as i64;
-    v
 }

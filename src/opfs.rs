@@ -15,8 +15,10 @@ use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use tabswarm_core::lengths::{BlockInfo, Lengths, PieceIndex};
 use tabswarm_core::store::{ReadStatus, StoreError};
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::spawn_local;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
 
+use crate::api::{ErrorCode, Failure};
 use crate::js::error_text;
 use crate::storage::{
     block_range, js_await, navigator_storage, read_blob, Loader, StoreNote, StoreNotify,
@@ -122,11 +124,11 @@ impl OpfsStore {
                 Ok(()) => {
                     s.written.insert(index);
                 }
-                Err(msg) => {
-                    let msg = format!("cannot store piece {index} in OPFS: {msg}");
-                    s.failure = Some(msg.clone());
+                Err(mut failure) => {
+                    failure.message = format!("cannot store piece {index} in OPFS: {failure}");
+                    s.failure = Some(failure.message.clone());
                     drop(s);
-                    notify(StoreNote::Failed(msg));
+                    notify(StoreNote::Failed(failure));
                     s = shared.borrow_mut();
                 }
             }
@@ -233,21 +235,24 @@ fn piece_file(index: u32) -> String {
     format!("p{index}")
 }
 
-async fn write_file(dir: DirFuture, name: &str, data: &[u8]) -> Result<(), String> {
-    let dir = dir.await?;
+/// Writes one file; a full disk is [`ErrorCode::StorageQuota`](crate::api::ErrorCode).
+async fn write_file(dir: DirFuture, name: &str, data: &[u8]) -> Result<(), Failure> {
+    async fn wait(p: js_sys::Promise) -> Result<JsValue, Failure> {
+        JsFuture::from(p).await.map_err(|e| Failure::storage(&e))
+    }
+    let dir = dir.await.map_err(|m| Failure::new(ErrorCode::Storage, m))?;
     let opts = web_sys::FileSystemGetFileOptions::new();
     opts.set_create(true);
-    let handle: web_sys::FileSystemFileHandle =
-        js_await(dir.get_file_handle_with_options(name, &opts))
-            .await?
-            .unchecked_into();
+    let handle: web_sys::FileSystemFileHandle = wait(dir.get_file_handle_with_options(name, &opts))
+        .await?
+        .unchecked_into();
     let writable: web_sys::FileSystemWritableFileStream =
-        js_await(handle.create_writable()).await?.unchecked_into();
+        wait(handle.create_writable()).await?.unchecked_into();
     let bytes = js_sys::Uint8Array::from(data);
     let write = writable
         .write_with_buffer_source(&bytes)
-        .map_err(|e| error_text(&e))?;
-    js_await(write).await?;
-    js_await(writable.close()).await?;
+        .map_err(|e| Failure::storage(&e))?;
+    wait(write).await?;
+    wait(writable.close()).await?;
     Ok(())
 }

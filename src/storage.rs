@@ -26,7 +26,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use crate::js::{error_text, prop};
+use crate::api::{ErrorCode, Failure};
+use crate::js::{error_text, f64_to_u64, prop, u64_to_f64};
 use crate::opfs::OpfsStore;
 
 /// Downloads up to this size stay in memory; larger ones go to OPFS (128 MiB).
@@ -39,8 +40,8 @@ const CACHE_PIECES: usize = 32;
 pub enum StoreNote {
     /// A read that answered `Pending` can now succeed: feed `Input::StoreReady`.
     ReadReady,
-    /// A background read or write failed; the message is for the user.
-    Failed(String),
+    /// A background read or write failed.
+    Failed(Failure),
 }
 
 /// The driver's callback for [`StoreNote`]s. Called from promise callbacks, never from inside a
@@ -435,7 +436,7 @@ impl Loader {
                         me.insert(piece, Rc::new(data));
                         notify(StoreNote::ReadReady);
                     }
-                    Err(msg) => notify(StoreNote::Failed(msg)),
+                    Err(msg) => notify(StoreNote::Failed(Failure::new(ErrorCode::Storage, msg))),
                 }
             });
         }
@@ -479,10 +480,7 @@ struct BlobStore {
 impl BlobStore {
     fn set_lengths(&mut self, lengths: Lengths) -> Result<(), StoreError> {
         let size = self.blob.size();
-        // Blob sizes are exact integers far below 2^53.
-        #[allow(clippy::cast_precision_loss)]
-        let total = lengths.total_length() as f64;
-        if size != total {
+        if size != u64_to_f64(lengths.total_length()) {
             return Err(StoreError::LengthsMismatch {
                 have: f64_to_u64(size),
                 got: lengths.total_length(),
@@ -502,21 +500,13 @@ impl BlobStore {
         let blob = self.blob.clone();
         self.loader.read(block, out, move || {
             Box::pin(async move {
-                #[allow(clippy::cast_precision_loss)]
                 let slice = blob
-                    .slice_with_f64_and_f64(range.start as f64, range.end as f64)
+                    .slice_with_f64_and_f64(u64_to_f64(range.start), u64_to_f64(range.end))
                     .map_err(|e| error_text(&e))?;
                 read_blob(&slice).await
             })
         })
     }
-}
-
-fn f64_to_u64(x: f64) -> u64 {
-    // Saturating by definition of `as` for floats; sizes are non-negative integers.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let v = x as u64;
-    v
 }
 
 #[cfg(test)]

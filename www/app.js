@@ -58,17 +58,22 @@ function showError(text, key = text) {
   el.firstChild.textContent = text;
 }
 
+/** Sentences for people, by error code (README: "Error codes"); the message goes in brackets. */
+const PLAIN = {
+  ERR_TRACKER_UNREACHABLE: 'Cannot reach the tracker that introduces peers. Downloads resume when it is back.',
+  ERR_TRACKER_REFUSED: 'The tracker that introduces peers refused this torrent.',
+  ERR_PEER_BANNED: 'A peer sent corrupted data several times and was disconnected for good.',
+  ERR_HASH_FAILED: 'A piece failed its integrity check and is being fetched again.',
+  ERR_BAD_MAGNET: 'That is not a valid share link or magnet link.',
+  ERR_BAD_TORRENT: 'That .torrent file cannot be read.',
+  ERR_STORAGE_QUOTA: 'The browser has no room left to store this download.',
+};
+
 /** Turns an error from the wasm module into a sentence for people. */
 function plain(err) {
   const msg = String(err?.message ?? err ?? 'unknown error');
-  if (/tracker/i.test(msg) && /(unreach|connect|closed|refused|failed)/i.test(msg)) {
-    return `Cannot reach the tracker that introduces peers (${msg}). Downloads resume when it is back.`;
-  }
-  if (/hash/i.test(msg) && /ban/i.test(msg)) return `A peer sent corrupted data several times and was disconnected for good (${msg}).`;
-  if (/hash/i.test(msg)) return `A piece failed its integrity check and is being fetched again (${msg}).`;
-  if (/magnet|info ?hash|btih/i.test(msg)) return `That is not a valid share link or magnet link (${msg}).`;
-  if (/torrent/i.test(msg) && /(invalid|parse|decode|bencode)/i.test(msg)) return `That .torrent file cannot be read (${msg}).`;
-  return msg;
+  const sentence = PLAIN[err?.code];
+  return sentence ? `${sentence.slice(0, -1)} (${msg}).` : msg;
 }
 
 // ---------------------------------------------------------------------------- torrent cards
@@ -141,7 +146,7 @@ function showShare(card, t) {
 }
 
 function showFiles(card, t) {
-  const files = Array.from(t.files ?? []);
+  const files = t.files;
   const list = $('.file-list', card);
   list.replaceChildren();
   for (const f of files) {
@@ -255,44 +260,42 @@ function renderPeers(card, peers) {
 function follow(card, t, { seeding }) {
   const started = performance.now();
   let done = seeding;
-  const describe = () => `${fmtBytes(t.length)} · ${t.files?.length > 1 ? `${t.files.length} files · ` : ''}${fmtPow2(t.pieceLength)} pieces`;
+  const describe = () => {
+    const n = t.files.length;
+    return `${fmtBytes(t.length)} · ${n > 1 ? `${n} files · ` : ''}${fmtPow2(t.pieceLength)} pieces`;
+  };
   const onMetadata = () => {
     $('.t-name', card).textContent = t.name;
     $('.t-meta', card).textContent = describe();
     showFiles(card, t);
   };
   const refresh = () => {
-    const progress = done ? 1 : t.progress ?? 0;
-    setProgress(card, progress);
-    $('.t-down', card).textContent = fmtRate(t.downloadSpeed);
-    $('.t-up', card).textContent = fmtRate(t.uploadSpeed);
-    $('.t-peers', card).textContent = String(t.numPeers ?? 0);
-    const left = (t.length ?? 0) - (t.downloaded ?? 0);
-    $('.t-eta', card).textContent = done ? 'done' : t.downloadSpeed > 0 ? fmtEta(left / t.downloadSpeed) : '–';
+    const s = t.stats();
+    setProgress(card, done ? 1 : s.progress);
+    $('.t-down', card).textContent = fmtRate(s.downloadSpeed);
+    $('.t-up', card).textContent = fmtRate(s.uploadSpeed);
+    $('.t-peers', card).textContent = String(s.numPeers);
+    $('.t-eta', card).textContent = done ? 'done' : fmtEta(s.timeRemaining / 1000);
     let state;
-    if (done) state = seeding ? `Sharing. ${fmtBytes(t.uploaded)} sent so far.` : `Done: every piece verified. Still sharing with others (${fmtBytes(t.uploaded)} sent).`;
-    else if (!t.length) state = 'Fetching the file list from peers…';
-    else if ((t.numPeers ?? 0) === 0 && performance.now() - started > 8000) state = 'No peers yet. Waiting for someone who has the file to be online.';
-    else state = `Downloading: ${fmtBytes(t.downloaded)} of ${fmtBytes(t.length)}.`;
+    if (done) state = seeding ? `Sharing. ${fmtBytes(s.uploaded)} sent so far.` : `Done: every piece verified. Still sharing with others (${fmtBytes(s.uploaded)} sent).`;
+    else if (!s.length) state = 'Fetching the file list from peers…';
+    else if (s.numPeers === 0 && performance.now() - started > 8000) state = 'No peers yet. Waiting for someone who has the file to be online.';
+    else state = `Downloading: ${fmtBytes(s.downloaded)} of ${fmtBytes(s.length)}.`;
     $('.t-state', card).textContent = state;
-    const details = $('.more', card);
-    if (details.open) {
-      if (typeof t.pieceStates === 'function') {
-        drawPieceMap($('.t-map', card), t.pieceStates(), typeof t.availability === 'function' ? t.availability() : null);
-      }
-      if (typeof t.peers === 'function') renderPeers(card, t.peers());
+    if ($('.more', card).open) {
+      drawPieceMap($('.t-map', card), t.pieceStates(), t.availability());
+      renderPeers(card, t.peers());
     }
   };
-  const on = (name, fn) => { try { t.on(name, fn); } catch { /* event not offered by this build */ } };
-  on('metadata', () => { onMetadata(); refresh(); });
-  on('done', () => { done = true; enableSave(card); refresh(); });
-  on('error', (e) => showError(plain(e)));
-  on('warning', (e) => showError(plain(e)));
+  t.on('metadata', () => { onMetadata(); refresh(); });
+  t.on('done', () => { done = true; enableSave(card); refresh(); });
+  t.on('error', (e) => showError(plain(e)));
+  t.on('warning', (e) => showError(plain(e)));
   if (t.length) onMetadata();
   if (seeding) enableSave(card);
   refresh();
-  const timer = setInterval(refresh, 500);
-  card.addEventListener('torrent-removed', () => clearInterval(timer));
+  // Refreshes rates and the state line until the card leaves the page.
+  const timer = setInterval(() => (card.isConnected ? refresh() : clearInterval(timer)), 500);
 }
 
 // ---------------------------------------------------------------------------- actions
@@ -379,12 +382,8 @@ try {
   const ok = sha1Hex(new TextEncoder().encode('abc')) === 'a9993e364706816aba3e25717850c26c9cd0d89d';
   statusEl.textContent = ok ? `wasm module loaded · v${version()}` : 'wasm module loaded, but its self-check failed';
   statusEl.dataset.wasm = ok ? 'loaded' : 'broken';
-  if (typeof Client === 'function') {
-    client = new Client({ announce: [trackerUrl], ...(loopback ? { iceServers: [] } : {}) });
-    wire();
-  } else {
-    showError('This build of tabswarm has no Client yet.');
-  }
+  client = new Client({ announce: [trackerUrl], ...(loopback ? { iceServers: [] } : {}) });
+  wire();
 } catch (e) {
   statusEl.textContent = 'Could not load the wasm module';
   statusEl.dataset.wasm = 'error';

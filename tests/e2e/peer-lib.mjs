@@ -124,12 +124,12 @@ export async function startDownload(page, source) {
     window.log = log;
     const d = await window.client.add(input);
     window.download = d;
-    for (const name of ['metadata', 'piece', 'progress', 'peer', 'done']) {
+    for (const name of ['metadata', 'piece', 'progress', 'wire', 'done']) {
       log.events[name] = 0;
       d.on(name, () => { log.events[name] += 1; });
     }
     d.on('done', () => { log.doneAt ??= performance.now(); });
-    d.on('peer', (p) => log.peers.push({ id: p.id, t: performance.now() }));
+    d.on('wire', (p) => log.peers.push({ id: p.id, t: performance.now() }));
     d.on('error', (e) => log.errors.push({ msg: String(e?.message ?? e), t: performance.now() }));
     d.on('warning', (e) => log.warnings.push({ msg: String(e?.message ?? e), t: performance.now() }));
   }, source);

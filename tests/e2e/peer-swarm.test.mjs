@@ -27,7 +27,7 @@ test('one seed to one leecher: 64 MiB, SHA-256 equal, every byte over the wire',
   assert.equal(d.downloaded, size);
   assert.equal(d.progress, 1);
   assert.equal(d.name, 'random.bin');
-  assert.ok(d.events.done === 1 && d.events.piece >= 1025 && d.events.peer >= 1, JSON.stringify(d.events));
+  assert.ok(d.events.done === 1 && d.events.piece >= 1025 && d.events.wire >= 1, JSON.stringify(d.events));
   assert.deepEqual(d.events.error, []);
   console.log(`1 -> 1, 64 MiB: ${(size / MiB / d.seconds).toFixed(1)} MiB/s (${d.seconds.toFixed(1)} s)`);
   const uploaded = await seed.evaluate(() => window.seeded.uploaded);

@@ -371,6 +371,11 @@ pub struct Counters {
     pub uploaded: u64,
     pub received: u64,
     pub wasted: u64,
+    /// Verified bytes held (what `progress` is the fraction of).
+    pub have: u64,
+    /// [`Stats::download_rate`] and [`Stats::upload_rate`].
+    pub download_rate: u64,
+    pub upload_rate: u64,
 }
 
 /// One connection, for the page.
@@ -707,7 +712,7 @@ impl<S: PieceStore> Engine<S> {
         }
     }
 
-    /// The byte counters of [`stats`](Self::stats), without building the peer list.
+    /// The byte counters and rates of [`stats`](Self::stats), without building the peer list.
     pub fn counters(&self) -> Counters {
         let c = &self.core;
         Counters {
@@ -715,6 +720,9 @@ impl<S: PieceStore> Engine<S> {
             uploaded: c.uploaded,
             received: c.received,
             wasted: c.wasted,
+            have: c.have_bytes,
+            download_rate: c.down_rate.rate(c.now),
+            upload_rate: c.up_rate.rate(c.now),
         }
     }
 
