@@ -93,7 +93,7 @@ test('ready for a .torrent file, noPeers when alone, and errors with codes', { t
     lonely.destroy();
     codes.destroyed = await codeOf(() => done);
     return { ready: await ready, codes, noPeers };
-  }, { torrentFile: s.torrentFile, announce: tracker.announce });
+  }, { torrentFile: s.torrentFile, announce: swarm.tracker.announce });
   assert.equal(got.ready, true);
   assert.equal(got.noPeers, 'tracker');
   assert.deepEqual(got.codes, {
