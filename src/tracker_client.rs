@@ -22,7 +22,7 @@ use std::rc::{Rc, Weak};
 use std::task::Poll;
 
 use tabswarm_core::tracker_proto::{
-    AnnounceRequest, Answer, Event, InfoHash, Offer, OfferId, PeerId, ProtoError, Sdp, SdpType,
+    AnnounceRequest, Answer, DecodeError, Event, InfoHash, Offer, OfferId, PeerId, Sdp, SdpType,
     TrackerMessage,
 };
 use wasm_bindgen::JsCast;
@@ -339,14 +339,14 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
         return;
     };
     let text = if len > MAX_TRACKER_MESSAGE {
-        Err(ProtoError::InvalidJson(format!(
+        Err(DecodeError::invalid_json(format!(
             "a message of {len} bytes, over {MAX_TRACKER_MESSAGE}"
         )))
     } else if let Some(text) = data.as_string() {
         Ok(text)
     } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
         String::from_utf8(js_sys::Uint8Array::new(buf).to_vec())
-            .map_err(|_| ProtoError::InvalidJson("invalid UTF-8".into()))
+            .map_err(|_| DecodeError::invalid_json("invalid UTF-8".into()))
     } else {
         return;
     };
@@ -361,9 +361,7 @@ fn on_message(state: &Rc<RefCell<State>>, ev: web_sys::Event) {
     };
     let Some(host) = host else { return };
     let msg = match text.and_then(|t| tracker_json::tracker_message_from_json(&t)) {
-        Ok(Some(m)) => m,
-        // A scrape response: we never scrape.
-        Ok(None) => return,
+        Ok(m) => m,
         Err(e) => {
             host.notice(Notice::Malformed {
                 url,
