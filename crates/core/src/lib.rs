@@ -13,6 +13,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod choker;
 pub mod engine;
+pub mod glare;
 pub mod lengths;
 pub mod magnet;
 pub mod metainfo;
