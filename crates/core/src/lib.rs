@@ -24,6 +24,7 @@ pub mod store;
 pub mod text;
 pub mod time;
 pub mod tracker_proto;
+pub mod tracker_session;
 pub mod wire;
 
 /// A 20-byte SHA-1 digest; the info hash of a torrent.
