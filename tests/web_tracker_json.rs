@@ -109,9 +109,10 @@ fn tracker_messages_are_read_as_the_core_reads_them() {
             warning_message: Some("w".into()),
         }),
         TrackerMessage::ScrapeResponse(tabswarm_core::tracker_proto::ScrapeResponse {
+            // Read back sorted by info hash, so written that way.
             files: vec![
-                (InfoHash([b'1'; 20]), Default::default()),
                 (ih, Default::default()),
+                (InfoHash([b'1'; 20]), Default::default()),
             ],
             min_request_interval: Some(60),
         }),
