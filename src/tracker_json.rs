@@ -99,21 +99,12 @@ impl JsonView for Js {
         }
     }
 
-    fn entries(&self) -> Option<Vec<(String, Js)>> {
+    fn keys(&self) -> Vec<String> {
         if !self.0.is_object() || Array::is_array(&self.0) {
-            return None;
+            return Vec::new();
         }
-        let entries = Object::entries(self.0.unchecked_ref());
-        Some(
-            entries
-                .iter()
-                .map(|pair| {
-                    let key = Reflect::get_u32(&pair, 0).ok().and_then(|k| k.as_string());
-                    let value = Reflect::get_u32(&pair, 1).unwrap_or(JsValue::NULL);
-                    (key.unwrap_or_default(), Js(value))
-                })
-                .collect(),
-        )
+        let keys = Object::keys(self.0.unchecked_ref::<Object>());
+        keys.iter().filter_map(|k| k.as_string()).collect()
     }
 }
 

@@ -34,8 +34,8 @@ pub trait JsonView: Sized {
     fn get(&self, key: &str) -> Option<Self>;
     /// What the value is.
     fn kind(&self) -> JsonKind;
-    /// An object's members in the order written; `None` when `self` is not an object.
-    fn entries(&self) -> Option<Vec<(String, Self)>>;
+    /// An object's keys (none when `self` is not an object).
+    fn keys(&self) -> Vec<String>;
 }
 
 /// Reads one message from a tracker. `failure reason` wins over everything else; an
@@ -129,28 +129,34 @@ pub fn read_tracker_message<V: JsonView>(v: V) -> Result<TrackerMessage, DecodeE
 }
 
 fn scrape_response<V: JsonView>(v: &V) -> Result<TrackerMessage, ProtoError> {
-    let mut files: Vec<(InfoHash, ScrapeStats)> = match v.get("files") {
-        None => Vec::new(),
-        Some(files) => files
-            .entries()
-            .ok_or_else(|| ProtoError::InvalidJson("files is not an object".to_owned()))?
-            .into_iter()
-            .map(|(key, stats)| {
-                let h = InfoHash::from_binary_str(&key)?;
-                let n = |k| count(&stats, k).unwrap_or(0);
-                Ok((
-                    h,
-                    ScrapeStats {
-                        complete: n("complete"),
-                        incomplete: n("incomplete"),
-                        downloaded: n("downloaded"),
-                    },
-                ))
-            })
-            .collect::<Result<_, ProtoError>>()?,
-    };
+    let mut files: Vec<(InfoHash, ScrapeStats)> = Vec::new();
+    if let Some(f) = v.get("files") {
+        if f.kind() != JsonKind::Object {
+            return Err(ProtoError::InvalidJson("files is not an object".to_owned()));
+        }
+        for key in f.keys() {
+            let h = InfoHash::from_binary_str(&key)?;
+            let stats = f.get(&key);
+            let n = |k| stats.as_ref().and_then(|s| count(s, k)).unwrap_or(0);
+            files.push((
+                h,
+                ScrapeStats {
+                    complete: n("complete"),
+                    incomplete: n("incomplete"),
+                    downloaded: n("downloaded"),
+                },
+            ));
+        }
+    }
     // A JSON object has no order (and the parsers keep different ones): by info hash.
-    files.sort_by_key(|&(h, _)| h);
+    // Insertion sort: there are few, and `sort` would add a few KB to the wasm.
+    for i in 1..files.len() {
+        let mut j = i;
+        while j > 0 && files[j - 1].0 > files[j].0 {
+            files.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     Ok(TrackerMessage::ScrapeResponse(ScrapeResponse {
         files,
         min_request_interval: v
@@ -311,12 +317,8 @@ impl<'a> JsonView for &'a serde_json::Value {
         }
     }
 
-    fn entries(&self) -> Option<Vec<(String, &'a serde_json::Value)>> {
-        Some(
-            self.as_object()?
-                .iter()
-                .map(|(k, v)| (k.clone(), v))
-                .collect(),
-        )
+    fn keys(&self) -> Vec<String> {
+        self.as_object()
+            .map_or_else(Vec::new, |o| o.keys().cloned().collect())
     }
 }
