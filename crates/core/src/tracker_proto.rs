@@ -498,21 +498,6 @@ fn parse_binary_str(s: &str) -> Result<[u8; 20], IdProblem> {
     }
 }
 
-/// `s` cut to 64 bytes (back to a char boundary), with `…` when cut: a rejected value quoted
-/// in an error.
-fn short(mut s: String) -> String {
-    const MAX: usize = 64;
-    if s.len() > MAX {
-        let mut cut = MAX;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
-}
-
 fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -526,6 +511,7 @@ fn to_hex(bytes: &[u8]) -> String {
 #[cfg(feature = "json")]
 mod decode;
 mod view;
+use view::short;
 pub use view::{read_tracker_message, JsonKind, JsonView};
 #[cfg(feature = "json")]
 mod encode;

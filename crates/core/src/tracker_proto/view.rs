@@ -60,13 +60,12 @@ pub fn read_tracker_message<V: JsonView>(v: V) -> Result<TrackerMessage, DecodeE
             ))))
         }
     };
-    let info_hash = id(&v, "info_hash")
-        .map_err(|error| DecodeError {
+    let info_hash =
+        id(&v, "info_hash", InfoHash::from_binary_str).map_err(|error| DecodeError {
             action,
             info_hash: None,
             error,
-        })?
-        .map(InfoHash);
+        })?;
     let fail = |error| DecodeError {
         action,
         info_hash,
@@ -91,8 +90,9 @@ pub fn read_tracker_message<V: JsonView>(v: V) -> Result<TrackerMessage, DecodeE
             let info_hash =
                 info_hash.ok_or_else(|| fail(ProtoError::Missing { field: "info_hash" }))?;
             let ids = || -> Result<(PeerId, OfferId), DecodeError> {
-                let peer_id = PeerId(required(&v, "peer_id").map_err(fail)?);
-                Ok((peer_id, OfferId(required(&v, "offer_id").map_err(fail)?)))
+                let peer_id = required(&v, "peer_id", PeerId::from_binary_str).map_err(fail)?;
+                let offer_id = required(&v, "offer_id", OfferId::from_binary_str).map_err(fail)?;
+                Ok((peer_id, offer_id))
             };
             Ok(match (v.get("offer"), v.get("answer")) {
                 (None, None) => TrackerMessage::AnnounceResponse(AnnounceResponse {
@@ -165,19 +165,26 @@ fn scrape_response<V: JsonView>(v: &V) -> Result<TrackerMessage, ProtoError> {
     }))
 }
 
-/// A 20-byte id: absent, or a binary string (any other value is the wrong length).
-fn id<V: JsonView>(v: &V, key: &'static str) -> Result<Option<[u8; 20]>, ProtoError> {
+/// A 20-byte id: absent, or a binary string (any other value is the wrong length). `parse` is
+/// the id type's own, which names the field in its errors.
+fn id<V: JsonView, T>(
+    v: &V,
+    key: &'static str,
+    parse: fn(&str) -> Result<T, ProtoError>,
+) -> Result<Option<T>, ProtoError> {
     match v.get(key).map(|x| x.kind()) {
         None => Ok(None),
-        Some(JsonKind::String(s)) => parse_binary_str(&s)
-            .map(Some)
-            .map_err(|p| p.into_error(key)),
+        Some(JsonKind::String(s)) => parse(&s).map(Some),
         Some(_) => Err(ProtoError::IdLength { field: key }),
     }
 }
 
-fn required<V: JsonView>(v: &V, key: &'static str) -> Result<[u8; 20], ProtoError> {
-    id(v, key)?.ok_or(ProtoError::Missing { field: key })
+fn required<V: JsonView, T>(
+    v: &V,
+    key: &'static str,
+    parse: fn(&str) -> Result<T, ProtoError>,
+) -> Result<T, ProtoError> {
+    id(v, key, parse)?.ok_or(ProtoError::Missing { field: key })
 }
 
 fn text<V: JsonView>(v: &V, key: &str) -> Option<String> {
@@ -277,6 +284,21 @@ pub(super) fn decimal_number(s: &str) -> Option<u64> {
         }
     }
     Some(n)
+}
+
+/// `s` cut to 64 bytes (back to a char boundary), with `…` when cut: a rejected value quoted
+/// in an error.
+pub(super) fn short(mut s: String) -> String {
+    const MAX: usize = 64;
+    if s.len() > MAX {
+        let mut cut = MAX;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
 }
 
 /// A non-string `action`, for the error.
