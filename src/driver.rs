@@ -444,7 +444,12 @@ impl Driver {
                     .find(|(_, c)| c.remote == remote)
                     .map(|(&k, c)| (k, c.we_offered, c.open));
                 if let Some((old, old_we_offered, old_open)) = twin {
-                    if !self.keep_new(&remote, we_offered, old_we_offered) {
+                    if !tabswarm_core::glare::keep_new(
+                        &self.my_id,
+                        &remote,
+                        we_offered,
+                        old_we_offered,
+                    ) {
                         fx.push(Effect::Drop(Box::new(peer)));
                         return fx;
                     }
@@ -704,15 +709,6 @@ impl Driver {
                 format!("storage: {error}"),
             ))),
         }
-    }
-
-    /// Two connections to `remote` (both sides offered at once, and each side sees the two
-    /// complete in its own order): keep the one whose offerer has the smaller peer id. Both
-    /// sides compute the same answer, so they keep the same connection; "keep the first"
-    /// let each side keep a different one and lose both.
-    fn keep_new(&self, remote: &PeerId, new_we_offered: bool, old_we_offered: bool) -> bool {
-        let offerer = |we: bool| if we { self.my_id } else { *remote };
-        offerer(new_we_offered) < offerer(old_we_offered)
     }
 
     fn drop_conn(&self, s: &mut State, id: u64, fx: &mut Vec<Effect>) {

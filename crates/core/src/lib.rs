@@ -13,6 +13,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod choker;
 pub mod engine;
+pub mod glare;
 pub mod lengths;
 pub mod magnet;
 pub mod metainfo;
@@ -23,6 +24,7 @@ pub mod store;
 pub mod text;
 pub mod time;
 pub mod tracker_proto;
+pub mod tracker_session;
 pub mod wire;
 
 /// A 20-byte SHA-1 digest; the info hash of a torrent.

@@ -33,7 +33,7 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "json")]
-use decode::{short, RawClient, RawId, RawTracker};
+use decode::{RawClient, RawId};
 #[cfg(feature = "json")]
 use encode::{latin1, to_json};
 
@@ -156,13 +156,17 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    #[cfg(feature = "json")]
     fn bare(error: ProtoError) -> DecodeError {
         DecodeError {
             action: None,
             info_hash: None,
             error,
         }
+    }
+
+    /// A message that is not JSON, with the parser's description (cut to 64 chars).
+    pub fn invalid_json(description: String) -> DecodeError {
+        DecodeError::bare(ProtoError::InvalidJson(short(description)))
     }
 
     /// The reply a tracker sends for this error.
@@ -391,7 +395,7 @@ pub struct ScrapeStats {
 /// `{"action":"scrape","files":{<info_hash>:{complete,incomplete,downloaded}},"flags":{...}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScrapeResponse {
-    /// In the order they are written (a JSON object on the wire).
+    /// Written in this order; read sorted by info hash (a JSON object has no order).
     pub files: Vec<(InfoHash, ScrapeStats)>,
     /// `flags.min_request_interval` in seconds.
     pub min_request_interval: Option<u32>,
@@ -421,9 +425,9 @@ impl TrackerMessage {
     /// announce with `offer` is an [`OfferForward`], with `answer` an [`AnswerForward`],
     /// otherwise an [`AnnounceResponse`].
     pub fn from_json(bytes: &[u8]) -> Result<TrackerMessage, DecodeError> {
-        let raw: RawTracker = serde_json::from_slice(bytes)
-            .map_err(|e| DecodeError::bare(ProtoError::InvalidJson(short(e.to_string()))))?;
-        raw.into_message()
+        let v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::invalid_json(e.to_string()))?;
+        read_tracker_message(&v)
     }
 
     /// The JSON text to send.
@@ -506,6 +510,9 @@ fn to_hex(bytes: &[u8]) -> String {
 
 #[cfg(feature = "json")]
 mod decode;
+mod view;
+use view::short;
+pub use view::{read_tracker_message, JsonKind, JsonView};
 #[cfg(feature = "json")]
 mod encode;
 #[cfg(all(test, feature = "json"))]

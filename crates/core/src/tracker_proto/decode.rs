@@ -1,26 +1,15 @@
-//! JSON decoding: lenient where clients differ, strict where routing depends on it.
+//! Decoding a client's messages (the tracker's side), streamed by serde: lenient where clients
+//! differ, strict where routing depends on it. A tracker's messages are read in `view.rs`;
+//! numbers follow the same rule in both.
 //!
 //! Messages are read into `Raw*` structs whose fields never fail on a wrong value (they
 //! record what is wrong instead), then converted, so an error can name its field and carry
 //! the `action` and `info_hash` that were readable.
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::*;
-
-pub(super) fn short(mut s: String) -> String {
-    const MAX: usize = 64;
-    if s.len() > MAX {
-        let mut cut = MAX;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
-}
 
 /// An id field as read: its value or what is wrong with it (non-strings count as wrong length).
 pub(super) struct RawId(pub(super) Result<[u8; 20], IdProblem>);
@@ -140,7 +129,7 @@ impl<'de> Deserialize<'de> for Num {
                 Ok(Num(f64_to_u64(v)))
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Num, E> {
-                Ok(Num(s.trim().parse::<f64>().ok().and_then(f64_to_u64)))
+                Ok(Num(view::decimal_number(s)))
             }
         }
         d.deserialize_any(V)
@@ -324,153 +313,6 @@ impl RawClient {
                     offers,
                     answer,
                     trackerid: self.trackerid,
-                }))
-            }
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct RawStats {
-    complete: Option<Num>,
-    incomplete: Option<Num>,
-    downloaded: Option<Num>,
-}
-
-#[derive(Deserialize)]
-struct RawFlags {
-    min_request_interval: Option<Num>,
-}
-
-/// `files` of a scrape response, keeping the order; a bad key fails the whole message.
-struct RawFiles(Result<Vec<(InfoHash, ScrapeStats)>, IdProblem>);
-
-impl<'de> Deserialize<'de> for RawFiles {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawFiles;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of info hashes to counts")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFiles, A::Error> {
-                let mut files = Vec::new();
-                let mut bad = None;
-                while let Some((RawId(k), v)) = map.next_entry::<RawId, RawStats>()? {
-                    match k {
-                        Ok(h) => files.push((
-                            InfoHash(h),
-                            ScrapeStats {
-                                complete: Num::u32(v.complete).unwrap_or(0),
-                                incomplete: Num::u32(v.incomplete).unwrap_or(0),
-                                downloaded: Num::u32(v.downloaded).unwrap_or(0),
-                            },
-                        )),
-                        Err(p) => bad = Some(p),
-                    }
-                }
-                Ok(RawFiles(bad.map_or(Ok(files), Err)))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-#[derive(Deserialize)]
-pub(super) struct RawTracker {
-    action: Option<RawAction>,
-    info_hash: Option<RawId>,
-    peer_id: Option<RawId>,
-    offer_id: Option<RawId>,
-    offer: Option<Sdp>,
-    answer: Option<Sdp>,
-    complete: Option<Num>,
-    incomplete: Option<Num>,
-    interval: Option<Num>,
-    #[serde(rename = "min interval")]
-    min_interval: Option<Num>,
-    #[serde(rename = "tracker id")]
-    tracker_id: Option<String>,
-    #[serde(rename = "warning message")]
-    warning_message: Option<String>,
-    #[serde(rename = "failure reason")]
-    failure_reason: Option<String>,
-    files: Option<RawFiles>,
-    flags: Option<RawFlags>,
-}
-
-impl RawTracker {
-    pub(super) fn into_message(self) -> Result<TrackerMessage, DecodeError> {
-        let action = match self.action {
-            Some(RawAction::Known(a)) => Some(a),
-            Some(RawAction::Unknown(s)) => {
-                return Err(DecodeError::bare(ProtoError::UnknownAction(s)))
-            }
-            None => None,
-        };
-        let info_hash = id_field(self.info_hash, "info_hash")
-            .map_err(|e| DecodeError {
-                action,
-                info_hash: None,
-                error: e,
-            })?
-            .map(InfoHash);
-        let fail = |error| DecodeError {
-            action,
-            info_hash,
-            error,
-        };
-        if let Some(reason) = self.failure_reason {
-            return Ok(TrackerMessage::Failure(Failure {
-                action,
-                info_hash,
-                reason,
-            }));
-        }
-        match action {
-            None => Err(fail(ProtoError::UnknownAction("undefined".to_owned()))),
-            Some(Action::Scrape) => {
-                let files = match self.files {
-                    None => Vec::new(),
-                    Some(RawFiles(r)) => r.map_err(|p| fail(p.into_error("info_hash")))?,
-                };
-                Ok(TrackerMessage::ScrapeResponse(ScrapeResponse {
-                    files,
-                    min_request_interval: self.flags.and_then(|f| Num::u32(f.min_request_interval)),
-                }))
-            }
-            Some(Action::Announce) => {
-                let info_hash =
-                    info_hash.ok_or_else(|| fail(ProtoError::Missing { field: "info_hash" }))?;
-                if self.offer.is_some() || self.answer.is_some() {
-                    let peer_id = PeerId(required(self.peer_id, "peer_id").map_err(fail)?);
-                    let offer_id = OfferId(required(self.offer_id, "offer_id").map_err(fail)?);
-                    if let Some(offer) = self.offer {
-                        return Ok(TrackerMessage::Offer(OfferForward {
-                            info_hash,
-                            peer_id,
-                            offer_id,
-                            offer,
-                        }));
-                    }
-                    if let Some(answer) = self.answer {
-                        return Ok(TrackerMessage::Answer(AnswerForward {
-                            info_hash,
-                            peer_id,
-                            offer_id,
-                            answer,
-                        }));
-                    }
-                }
-                Ok(TrackerMessage::AnnounceResponse(AnnounceResponse {
-                    info_hash,
-                    complete: Num::u32(self.complete),
-                    incomplete: Num::u32(self.incomplete),
-                    interval: Num::u32(self.interval)
-                        .filter(|&i| i > 0)
-                        .or(Num::u32(self.min_interval)),
-                    tracker_id: self.tracker_id,
-                    warning_message: self.warning_message,
                 }))
             }
         }

@@ -338,3 +338,211 @@ fn bad_client_messages_are_errors_with_context() {
     let long = format!(r#"{{"action":"{}"}}"#, "z".repeat(10_000));
     assert!(err(&long).to_failure().to_json().len() < 200);
 }
+
+/// A tracker's message as the browser and the native side both read it (`view.rs`).
+fn tracker(s: &str) -> Result<TrackerMessage, DecodeError> {
+    TrackerMessage::from_json(s.as_bytes())
+}
+
+fn response(s: &str) -> AnnounceResponse {
+    match tracker(s) {
+        Ok(TrackerMessage::AnnounceResponse(r)) => r,
+        other => panic!("{s}: {other:?}"),
+    }
+}
+
+#[test]
+fn counts_are_numbers_or_decimal_strings_and_anything_else_is_absent() {
+    let ihs = ih(b'h').to_binary_string();
+    let read = |value: &str| {
+        let r = response(&format!(
+            r#"{{"action":"announce","info_hash":"{ihs}","complete":{value}}}"#
+        ));
+        r.complete
+    };
+    for (value, expected) in [
+        ("7", Some(7)),
+        ("2.9", Some(2)),
+        ("-1", Some(0)),
+        ("-0.5", Some(0)),
+        ("1e12", Some(u32::MAX)),
+        ("4294967296", Some(u32::MAX)),
+        (r#""7""#, Some(7)),
+        (r#"" 45 ""#, Some(45)),
+        (r#""2.9""#, Some(2)),
+        (r#""-3""#, Some(0)),
+        (r#""1.5e1""#, Some(15)),
+        (r#""+8E-0""#, Some(8)),
+        (r#""1e12""#, Some(u32::MAX)),
+        (r#""0e999999999999""#, Some(0)),
+        (r#""5e-1""#, Some(0)),
+        (r#"".5""#, Some(0)),
+        (r#""5.""#, Some(5)),
+        (r#""""#, None),
+        (r#""  ""#, None),
+        (r#"".""#, None),
+        (r#""1e""#, None),
+        (r#""0x10""#, None),
+        (r#""inf""#, None),
+        (r#""many""#, None),
+        (r#""--1""#, None),
+        ("null", None),
+        ("true", None),
+        ("[1]", None),
+        (r#"{"n":1}"#, None),
+    ] {
+        assert_eq!(read(value), expected, "complete: {value}");
+    }
+    assert_eq!(view::decimal_number("18446744073709551615"), Some(u64::MAX));
+    assert_eq!(view::decimal_number("18446744073709551616"), Some(u64::MAX));
+    assert_eq!(
+        view::decimal_number("1e19"),
+        Some(10_000_000_000_000_000_000)
+    );
+    assert_eq!(view::decimal_number("1e20"), Some(u64::MAX));
+    assert_eq!(
+        view::decimal_number(&format!("1{}", "0".repeat(100_000))),
+        Some(u64::MAX)
+    );
+}
+
+#[test]
+fn interval_falls_back_to_min_interval_and_bad_texts_read_as_absent() {
+    let ihs = ih(b'h').to_binary_string();
+    let r = response(&format!(
+        r#"{{"action":"announce","info_hash":"{ihs}","interval":0,"min interval":"30","tracker id":7,"warning message":{{}}}}"#
+    ));
+    assert_eq!(
+        (r.interval, r.tracker_id, r.warning_message),
+        (Some(30), None, None)
+    );
+    let r = response(&format!(
+        r#"{{"action":"announce","info_hash":"{ihs}","interval":null,"offer":null,"answer":null}}"#
+    ));
+    assert_eq!(r.interval, None);
+}
+
+#[test]
+fn only_the_fields_a_message_uses_are_looked_at() {
+    // A failure with a malformed offer, a scrape reply with junk: the unused fields are not read.
+    let f = tracker(r#"{"failure reason":"full","offer":{"type":"x"},"complete":true}"#).unwrap();
+    assert_eq!(f, TrackerMessage::failure(None, None, "full"));
+    let s = tracker(r#"{"action":"scrape","peer_id":3,"answer":"v=0"}"#).unwrap();
+    assert!(matches!(s, TrackerMessage::ScrapeResponse(r) if r.files.is_empty()));
+    // But `failure reason` itself must be a string.
+    let e = tracker(r#"{"failure reason":5}"#).unwrap_err();
+    assert!(matches!(e.error, ProtoError::InvalidJson(_)));
+}
+
+#[test]
+fn bad_tracker_messages_are_errors_with_context() {
+    let err = |s: &str| tracker(s).unwrap_err();
+    for not_an_object in ["[1,2]", "3", r#""announce""#, "null", "{not json"] {
+        assert!(
+            matches!(err(not_an_object).error, ProtoError::InvalidJson(_)),
+            "{not_an_object}"
+        );
+    }
+    // A parser's description is cut like any quoted value.
+    let e = err(&format!("{{\"{}", "z".repeat(10_000)));
+    assert!(e.to_string().len() < 100, "{e}");
+    // An unknown action is cut to 64 bytes (the browser's decoder once kept all of it).
+    let e = err(&format!(r#"{{"action":"{}"}}"#, "é".repeat(1000)));
+    assert_eq!(
+        e.error,
+        ProtoError::UnknownAction(format!("{}…", "é".repeat(32)))
+    );
+    for (action, shown) in [
+        ("3", "3"),
+        ("-2", "-2"),
+        ("2.5", "a number"),
+        ("true", "true"),
+        ("[]", "an array"),
+        ("{}", "an object"),
+    ] {
+        let e = err(&format!(r#"{{"action":{action}}}"#));
+        assert_eq!(
+            e.error,
+            ProtoError::UnknownAction(shown.to_owned()),
+            "{action}"
+        );
+    }
+    assert_eq!(
+        err(r#"{"interval":1}"#).error,
+        ProtoError::UnknownAction("undefined".to_owned())
+    );
+    let ihs = ih(b'h').to_binary_string();
+    let e = err(r#"{"action":"announce","info_hash":12}"#);
+    assert_eq!(
+        (e.action, e.error),
+        (
+            Some(Action::Announce),
+            ProtoError::IdLength { field: "info_hash" }
+        )
+    );
+    assert_eq!(
+        err(r#"{"action":"announce"}"#).error,
+        ProtoError::Missing { field: "info_hash" }
+    );
+    let offer = |rest: &str| {
+        format!(
+            r#"{{"action":"announce","info_hash":"{ihs}","offer":{{"type":"offer","sdp":"v=0"}}{rest}}}"#
+        )
+    };
+    let e = err(&offer(r#","offer_id":"OOOOOOOOOOOOOOOOOOOO""#));
+    assert_eq!(
+        (e.info_hash, e.error),
+        (Some(ih(b'h')), ProtoError::Missing { field: "peer_id" })
+    );
+    assert_eq!(
+        err(&offer(r#","peer_id":"PPPPPPPPPPPPPPPPPPPP""#)).error,
+        ProtoError::Missing { field: "offer_id" }
+    );
+    let ids = r#""peer_id":"PPPPPPPPPPPPPPPPPPPP","offer_id":"OOOOOOOOOOOOOOOOOOOO""#;
+    for bad_sdp in [
+        r#""v=0""#,
+        r#"{"type":"offer"}"#,
+        r#"{"sdp":"v=0"}"#,
+        r#"{"type":"pranswer","sdp":"v=0"}"#,
+        r#"{"type":"answer","sdp":3}"#,
+    ] {
+        let m = format!(r#"{{"action":"announce","info_hash":"{ihs}",{ids},"answer":{bad_sdp}}}"#);
+        assert!(matches!(err(&m).error, ProtoError::InvalidJson(_)), "{m}");
+    }
+    // With both, the offer is read.
+    let m = format!(
+        r#"{{"action":"announce","info_hash":"{ihs}",{ids},"answer":{{"type":"answer","sdp":"a"}},"offer":{{"type":"offer","sdp":"o"}}}}"#
+    );
+    assert!(matches!(tracker(&m), Ok(TrackerMessage::Offer(o)) if o.offer.sdp == "o"));
+    let e = err(r#"{"action":"scrape","files":{"short":{}}}"#);
+    assert_eq!(e.error, ProtoError::IdLength { field: "info_hash" });
+    assert!(matches!(
+        err(r#"{"action":"scrape","files":[]}"#).error,
+        ProtoError::InvalidJson(_)
+    ));
+}
+
+#[test]
+fn scrape_files_are_read_in_info_hash_order_with_missing_counts_zero() {
+    let (a, b) = (ih(b'a').to_binary_string(), ih(b'b').to_binary_string());
+    let m = format!(
+        r#"{{"action":"scrape","files":{{"{b}":{{"complete":"2","downloaded":1.5}},"{a}":7}},"flags":{{"min_request_interval":"600"}}}}"#
+    );
+    assert_eq!(
+        tracker(&m).unwrap(),
+        TrackerMessage::ScrapeResponse(ScrapeResponse {
+            files: vec![
+                (ih(b'a'), ScrapeStats::default()),
+                (
+                    ih(b'b'),
+                    ScrapeStats {
+                        complete: 2,
+                        incomplete: 0,
+                        downloaded: 1
+                    }
+                ),
+            ],
+            min_request_interval: Some(600),
+        })
+    );
+}
