@@ -84,6 +84,8 @@ use std::time::Duration;
 
 use crate::bitfield::{Bitfield, BitfieldError};
 use crate::choker::{Choker, ChokerConfig};
+use crate::ids::PeerId;
+pub use crate::ids::PeerKey;
 use crate::lengths::{BlockInfo, Lengths, PieceIndex};
 use crate::metainfo::{InfoHash, Metainfo};
 use crate::picker::{PickMode, Picker, PieceState};
@@ -97,10 +99,6 @@ use metadata::MetaFetch;
 use peer::Peer;
 use superseed::SuperSeed;
 
-/// The driver's handle for one peer connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PeerKey(pub u64);
-
 /// The default of [`Config::ban_strikes`].
 pub const BAN_STRIKES: u32 = 3;
 /// Sends are cut at about this size (Chrome's data channels take up to 256 KiB per message).
@@ -110,7 +108,7 @@ pub const SEND_CHUNK: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Our peer id (the caller makes it, e.g. `-TS0100-` + 12 random characters).
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// Seed of every random choice the engine makes (tie-breaks, optimistic unchokes).
     pub seed: u64,
     /// `v` in our extended handshake.
@@ -155,7 +153,7 @@ impl Config {
     /// Defaults: pipeline 250, 4 unchoke slots, rechoke 10 s, optimistic 30 s, snub 60 s,
     /// rate window 20 s, request timeout 30 s, keep-alive 55 s, idle 150 s, handshake 25 s,
     /// send buffer 1 MiB, no limits, rarest-first.
-    pub fn new(peer_id: [u8; 20], seed: u64) -> Config {
+    pub fn new(peer_id: PeerId, seed: u64) -> Config {
         let choker = ChokerConfig::default();
         Config {
             peer_id,
@@ -242,7 +240,7 @@ pub enum Event {
     },
     PeerBanned {
         peer: PeerKey,
-        peer_id: [u8; 20],
+        peer_id: PeerId,
     },
     /// Every piece verified (once per engine; not emitted when started as a seed).
     Done,
@@ -250,7 +248,7 @@ pub enum Event {
     /// derived from its peer id.
     PeerHandshake {
         peer: PeerKey,
-        peer_id: [u8; 20],
+        peer_id: PeerId,
         client: Option<String>,
     },
     /// The store failed; the piece involved (if any) is treated as missing.
@@ -377,7 +375,7 @@ pub struct Counters {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerStats {
     pub peer: PeerKey,
-    pub peer_id: Option<[u8; 20]>,
+    pub peer_id: Option<PeerId>,
     pub client: Option<String>,
     pub download_rate: u64,
     pub upload_rate: u64,
@@ -424,15 +422,15 @@ struct Core<S> {
     pending: VecDeque<Deferred>,
     buffers: BTreeMap<u32, PieceBuf>,
     /// Proven offences per peer id, and the ids banned for them.
-    strikes: BTreeMap<[u8; 20], u32>,
-    banned: BTreeSet<[u8; 20]>,
+    strikes: BTreeMap<PeerId, u32>,
+    banned: BTreeSet<PeerId>,
     /// Peer ids on parole (see `swarm`).
-    parole: BTreeSet<[u8; 20]>,
+    parole: BTreeSet<PeerId>,
     /// Who sent each block of failed pieces, with the block's hash, per failed attempt: when
     /// the piece passes, the senders of blocks that differ from the good ones are proven bad.
     suspects: BTreeMap<u32, Vec<Vec<Option<Blame>>>>,
     /// Peer ids of the connections whose handshake we accepted.
-    peer_ids: BTreeSet<[u8; 20]>,
+    peer_ids: BTreeSet<PeerId>,
     /// Bytes of the pieces in `have`.
     have_bytes: u64,
     downloaded: u64,
@@ -453,7 +451,7 @@ struct Core<S> {
 struct PieceBuf {
     data: Vec<u8>,
     /// Per block: the connection and peer id that sent it.
-    from: Vec<Option<(PeerKey, [u8; 20])>>,
+    from: Vec<Option<(PeerKey, PeerId)>>,
 }
 
 impl PieceBuf {
@@ -469,7 +467,7 @@ impl PieceBuf {
 #[derive(Clone, Copy)]
 struct Blame {
     peer: PeerKey,
-    peer_id: [u8; 20],
+    peer_id: PeerId,
     hash: crate::Sha1Digest,
 }
 
@@ -663,6 +661,12 @@ impl<S: PieceStore> Engine<S> {
     /// Our pieces (empty before the metadata).
     pub fn have(&self) -> &Bitfield {
         &self.core.have
+    }
+
+    /// Bytes not yet verified (a tracker's `left`); `None` before the metadata.
+    pub fn bytes_left(&self) -> Option<u64> {
+        let total = self.core.meta.as_ref()?.info.total_length();
+        Some(total.saturating_sub(self.core.have_bytes))
     }
 
     /// Every piece verified.

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::bitfield::Bitfield;
 use crate::choker::Candidate;
+use crate::ids::PeerId;
 use crate::lengths::BlockInfo;
 use crate::rate::RateEstimator;
 use crate::store::{PieceStore, ReadStatus};
@@ -29,7 +30,7 @@ pub(super) struct Peer {
     /// Listed in `Core::dirty`.
     pub dirty: bool,
     /// Set once its handshake was accepted.
-    pub peer_id: Option<[u8; 20]>,
+    pub peer_id: Option<PeerId>,
     pub client: Option<String>,
     /// `PeerHandshake` was emitted.
     pub announced: bool,
@@ -100,7 +101,7 @@ pub(super) struct Peer {
 }
 
 impl Peer {
-    pub fn new<S>(key: PeerKey, core: &Core<S>) -> Peer {
+    pub(super) fn new<S>(key: PeerKey, core: &Core<S>) -> Peer {
         let now = core.now;
         let limits = match &core.meta {
             Some(m) => WireLimits::for_pieces(m.info.lengths().num_pieces()),
@@ -159,11 +160,11 @@ impl Peer {
     }
 
     /// The torrent's size became known: bitfields are now checked against it.
-    pub fn set_limits(&mut self, limits: WireLimits) {
+    pub(super) fn set_limits(&mut self, limits: WireLimits) {
         self.decoder.set_max_bitfield_len(limits.max_bitfield_len);
     }
 
-    pub fn stats(&self, now: Time) -> PeerStats {
+    pub(super) fn stats(&self, now: Time) -> PeerStats {
         PeerStats {
             peer: self.key,
             peer_id: self.peer_id,
@@ -181,11 +182,11 @@ impl Peer {
     }
 
     /// Block bytes/s we sent it over the rate window.
-    pub fn upload_rate(&self, now: Time) -> u64 {
+    pub(super) fn upload_rate(&self, now: Time) -> u64 {
         self.up.rate(now)
     }
 
-    pub fn candidate(&self, now: Time) -> Candidate {
+    pub(super) fn candidate(&self, now: Time) -> Candidate {
         Candidate {
             peer: self.key,
             peer_interested: self.peer_interested,
@@ -229,7 +230,7 @@ impl<S: PieceStore> Core<S> {
     }
 
     pub(super) fn send_handshake(&mut self, p: &mut Peer) {
-        let h = Handshake::new(self.info_hash.0, self.config.peer_id);
+        let h = Handshake::new(self.info_hash, self.config.peer_id);
         let before = p.out.len();
         p.out.extend_from_slice(&h.encode());
         self.emitted(p, before);
@@ -266,7 +267,7 @@ impl<S: PieceStore> Core<S> {
     }
 
     fn on_handshake(&mut self, p: &mut Peer, h: Handshake) -> Result<(), DisconnectReason> {
-        if h.info_hash != self.info_hash.0 {
+        if h.info_hash != self.info_hash {
             return Err(DisconnectReason::InfoHashMismatch);
         }
         if h.peer_id == self.config.peer_id {
@@ -564,7 +565,8 @@ impl<S: PieceStore> Core<S> {
 }
 
 /// A readable client name from an Azureus-style peer id (`-WW0300-…` → `WW 0300`).
-pub(super) fn client_from_peer_id(id: &[u8; 20]) -> Option<String> {
+pub(super) fn client_from_peer_id(id: &PeerId) -> Option<String> {
+    let id = &id.0;
     if id[0] != b'-' || id[7] != b'-' {
         return None;
     }

@@ -20,7 +20,7 @@
 //!
 //! [`Config::super_seeding`]: super::Config::super_seeding
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::peer::Peer;
 use super::{Core, Deferred, PeerKey};
@@ -47,18 +47,18 @@ pub(super) struct SuperSeed {
     /// Pieces some peer has shown it has.
     seen: Bitfield,
     /// Revealed pieces a peer finished that no other peer has shown yet, by piece.
-    unspread: HashMap<u32, Vec<PeerKey>>,
+    unspread: BTreeMap<u32, Vec<PeerKey>>,
 }
 
 impl SuperSeed {
-    pub fn new(num_pieces: u32, rng: &mut Rng) -> SuperSeed {
+    pub(super) fn new(num_pieces: u32, rng: &mut Rng) -> SuperSeed {
         let mut order: Vec<u32> = (0..num_pieces).collect();
         rng.shuffle(&mut order);
         SuperSeed {
             order,
             cursor: 0,
             seen: Bitfield::new(num_pieces),
-            unspread: HashMap::new(),
+            unspread: BTreeMap::new(),
         }
     }
 }

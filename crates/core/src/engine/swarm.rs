@@ -17,6 +17,7 @@
 
 use super::{Blame, Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, TICK};
 use crate::choker::{Candidate, ChokeChange, Choker};
+use crate::ids::PeerId;
 use crate::lengths::PieceIndex;
 use crate::rng::Rng;
 use crate::store::PieceStore;
@@ -151,7 +152,7 @@ impl<S: PieceStore> Engine<S> {
                 .map(crate::sha1)
                 .unwrap_or_default()
         };
-        let mut senders: Vec<(PeerKey, [u8; 20])> = Vec::new();
+        let mut senders: Vec<(PeerKey, PeerId)> = Vec::new();
         for &(key, id) in buf.from.iter().flatten() {
             if !senders.iter().any(|&(_, i)| i == id) {
                 senders.push((key, id));
@@ -189,7 +190,7 @@ impl<S: PieceStore> Engine<S> {
         }
         // The piece is good: blocks that differ from it in earlier attempts prove their
         // senders wrong.
-        let mut proven: Vec<(PeerKey, [u8; 20])> = Vec::new();
+        let mut proven: Vec<(PeerKey, PeerId)> = Vec::new();
         for attempt in self.core.suspects.remove(&piece.get()).unwrap_or_default() {
             for (b, blame) in (0u32..).zip(attempt) {
                 let Some(blame) = blame else { continue };
@@ -242,7 +243,7 @@ impl<S: PieceStore> Engine<S> {
     }
 
     /// Puts a peer id on parole or takes it off, on the connection that carries it too.
-    fn set_parole(&mut self, id: [u8; 20], on: bool) {
+    fn set_parole(&mut self, id: PeerId, on: bool) {
         if on {
             self.core.parole.insert(id);
         } else {
@@ -257,7 +258,7 @@ impl<S: PieceStore> Engine<S> {
 
     /// One proven offence of `id` (last seen on connection `key`): it stays on parole, and at
     /// [`Config::ban_strikes`](super::Config::ban_strikes) it is banned and disconnected.
-    pub(super) fn strike(&mut self, key: PeerKey, id: [u8; 20]) {
+    pub(super) fn strike(&mut self, key: PeerKey, id: PeerId) {
         let n = self.core.strikes.entry(id).or_insert(0);
         *n = n.saturating_add(1);
         if *n < self.core.config.ban_strikes {
