@@ -443,8 +443,6 @@ struct Core<S> {
     trace: Vec<TraceEvent>,
     /// Initial-seeding state while that mode lasts.
     super_seed: Option<SuperSeed>,
-    /// Set when initial seeding should end (every piece seen in the swarm).
-    end_super_seeding: bool,
 }
 
 /// Blocks of one piece being assembled; allocated at the piece's first request.
@@ -523,8 +521,12 @@ impl<S: PieceStore> Engine<S> {
             }
             None => (None, Bitfield::new(0)),
         };
-        let super_seed =
-            (seeding && config.super_seeding).then(|| SuperSeed::new(have.len(), &mut rng));
+        let super_seed = match &meta {
+            Some(m) if seeding && config.super_seeding => {
+                Some(SuperSeed::new(have.len(), m.info.piece_length(), &mut rng))
+            }
+            _ => None,
+        };
         let choker = Choker::new(choker_config(&config), Time::ZERO);
         let window = config.rate_window;
         Ok(Engine {
@@ -562,7 +564,6 @@ impl<S: PieceStore> Engine<S> {
                 done: seeding,
                 trace: Vec::new(),
                 super_seed,
-                end_super_seeding: false,
                 config,
             },
             peers: BTreeMap::new(),
@@ -829,6 +830,9 @@ impl<S: PieceStore> Engine<S> {
         }
         if let Some(picker) = &mut self.core.picker {
             picker.remove_peer(&p.has);
+        }
+        if let Some(ss) = &mut self.core.super_seed {
+            ss.forget(key);
         }
         if self.core.meta.is_none() {
             for fetch in self.core.fetches.values_mut() {

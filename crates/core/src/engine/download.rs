@@ -74,7 +74,7 @@ impl Peer {
         if self.stalled {
             return 1;
         }
-        let rate = u128::from(self.recent.rate(now));
+        let rate = u128::from(self.pipeline_rate.rate(now));
         let window = self
             .min_rtt
             .map_or(PIPELINE_SLACK, |rtt| 2 * rtt + PIPELINE_SLACK)
@@ -170,7 +170,7 @@ impl<S: PieceStore> Core<S> {
         if credited {
             let n = u64::from(len);
             p.down.record(now, n);
-            p.recent.record(now, n);
+            p.pipeline_rate.record(now, n);
             self.down_rate.record(now, n);
             p.last_block_at = Some(now);
             p.progress_at = now;
@@ -242,9 +242,9 @@ impl<S: PieceStore> Core<S> {
             let asked = |b: BlockInfo| requests.iter().any(|(r, _)| *r == b);
             let pick = if p.parole {
                 let busy = !p.requests.is_empty();
-                picker.pick_exclusive(&p.has, p.hint, busy, &mut self.rng)
+                picker.pick_exclusive(&p.has, p.last_picked, busy, &mut self.rng)
             } else {
-                picker.pick(&p.has, p.hint, asked, &mut self.rng)
+                picker.pick(&p.has, p.last_picked, asked, &mut self.rng)
             };
             let Some(pick) = pick else {
                 // Nothing left to pick here: maybe take over blocks queued at a busier peer.
@@ -258,7 +258,7 @@ impl<S: PieceStore> Core<S> {
             if let Some(bucket) = &mut self.down_bucket {
                 bucket.take(now, u64::from(b.len));
             }
-            p.hint = Some(b.piece);
+            p.last_picked = Some(b.piece);
             if self.config.trace {
                 self.trace.push(TraceEvent::Request {
                     peer: p.key,

@@ -390,7 +390,7 @@ impl<S: PieceStore> Engine<S> {
             p.has.set(index);
         }
         picker.add_peer(&p.has);
-        p.interesting = picker.count_wanted(&p.has);
+        p.wanted_pieces = picker.count_wanted(&p.has);
         c.update_interest(p);
         Ok(())
     }

@@ -32,8 +32,8 @@ pub(super) struct Peer {
     /// Set once its handshake was accepted.
     pub peer_id: Option<PeerId>,
     pub client: Option<String>,
-    /// `PeerHandshake` was emitted.
-    pub announced: bool,
+    /// `Event::PeerHandshake` was emitted for it.
+    pub handshake_emitted: bool,
     pub extended: bool,
     /// Its id for `ut_metadata`, and the metadata size it announced.
     pub ut_metadata: Option<u8>,
@@ -47,16 +47,12 @@ pub(super) struct Peer {
     /// A bitfield and haves received before the metadata.
     pub early_bitfield: Option<Vec<u8>>,
     pub early_haves: Vec<u32>,
-    /// Initial seeding: pieces shown to it that it has not announced yet.
-    pub revealed: Vec<u32>,
-    /// Initial seeding: reveals this peer finished that no other peer has shown yet.
-    pub unspread: usize,
     pub am_choking: bool,
     pub am_interested: bool,
     pub peer_choking: bool,
     pub peer_interested: bool,
-    /// Pieces it has that we want.
-    pub interesting: u32,
+    /// How many of its pieces we want (we are interested iff this is non-zero).
+    pub wanted_pieces: u32,
     /// Our outstanding requests and when we sent them, oldest first.
     pub requests: VecDeque<(BlockInfo, Time)>,
     /// Requests we withdrew (cancel, choke, timeout, taken over) and when, oldest first: a
@@ -75,7 +71,8 @@ pub(super) struct Peer {
     pub min_rtt: Option<Duration>,
     pub window_min_rtt: Option<Duration>,
     pub rtt_window_start: Time,
-    pub hint: Option<crate::lengths::PieceIndex>,
+    /// The piece of our last request to it: the picker continues that piece first.
+    pub last_picked: Option<crate::lengths::PieceIndex>,
     /// Its requests timed out: one request at a time until a block arrives.
     pub stalled: bool,
     /// A `Deferred::Steal` for it is queued.
@@ -86,7 +83,9 @@ pub(super) struct Peer {
     pub am_interested_since: Option<Time>,
     pub down: RateEstimator,
     pub up: RateEstimator,
-    pub recent: RateEstimator,
+    /// Its block rate over [`RECENT_WINDOW`](super::download::RECENT_WINDOW), which sizes the
+    /// pipeline; restarted when it unchokes us.
+    pub pipeline_rate: RateEstimator,
     /// Its requests, to serve in order.
     pub queue: VecDeque<BlockInfo>,
     /// A read answered `Pending`; serve again on `StoreReady`.
@@ -115,7 +114,7 @@ impl Peer {
             dirty: false,
             peer_id: None,
             client: None,
-            announced: false,
+            handshake_emitted: false,
             extended: false,
             ut_metadata: None,
             metadata_size: None,
@@ -124,13 +123,11 @@ impl Peer {
             has: Bitfield::new(core.have.len()),
             early_bitfield: None,
             early_haves: Vec::new(),
-            revealed: Vec::new(),
-            unspread: 0,
             am_choking: true,
             am_interested: false,
             peer_choking: true,
             peer_interested: false,
-            interesting: 0,
+            wanted_pieces: 0,
             requests: VecDeque::new(),
             cancelled: VecDeque::new(),
             unrequested: 0,
@@ -140,7 +137,7 @@ impl Peer {
             min_rtt: None,
             window_min_rtt: None,
             rtt_window_start: now,
-            hint: None,
+            last_picked: None,
             stalled: false,
             steal_queued: false,
             progress_at: now,
@@ -148,7 +145,7 @@ impl Peer {
             am_interested_since: None,
             down: RateEstimator::new(window, now),
             up: RateEstimator::new(window, now),
-            recent: RateEstimator::new(super::download::RECENT_WINDOW, now),
+            pipeline_rate: RateEstimator::new(super::download::RECENT_WINDOW, now),
             queue: VecDeque::new(),
             parked: false,
             buffered: 0,
@@ -286,7 +283,7 @@ impl<S: PieceStore> Core<S> {
         if p.extended {
             self.send_ext_handshake(p);
         } else {
-            self.announce(p);
+            self.emit_peer_handshake(p);
         }
         if self.super_seeding() {
             self.reveal(p);
@@ -314,15 +311,15 @@ impl<S: PieceStore> Core<S> {
         self.emit(p, &msg);
     }
 
-    /// Emits `PeerHandshake` once.
-    fn announce(&mut self, p: &mut Peer) {
-        if p.announced {
+    /// Emits `Event::PeerHandshake` once, after its handshakes (BEP 3, and BEP 10 if any).
+    fn emit_peer_handshake(&mut self, p: &mut Peer) {
+        if p.handshake_emitted {
             return;
         }
         let Some(peer_id) = p.peer_id else {
             return;
         };
-        p.announced = true;
+        p.handshake_emitted = true;
         if p.client.is_none() {
             p.client = client_from_peer_id(&peer_id);
         }
@@ -335,7 +332,7 @@ impl<S: PieceStore> Core<S> {
 
     fn on_message(&mut self, p: &mut Peer, msg: Message) -> Result<(), DisconnectReason> {
         if !matches!(msg, Message::Extended { id: 0, .. }) {
-            self.announce(p);
+            self.emit_peer_handshake(p);
         }
         match msg {
             Message::KeepAlive => {}
@@ -348,7 +345,7 @@ impl<S: PieceStore> Core<S> {
             Message::Unchoke => {
                 if p.peer_choking {
                     // Measure the rate from the moment data can flow.
-                    p.recent = RateEstimator::new(super::download::RECENT_WINDOW, self.now);
+                    p.pipeline_rate = RateEstimator::new(super::download::RECENT_WINDOW, self.now);
                 }
                 p.peer_choking = false;
                 self.fill_requests(p);
@@ -409,7 +406,7 @@ impl<S: PieceStore> Core<S> {
                 if ext.v.is_some() {
                     p.client = ext.v;
                 }
-                self.announce(p);
+                self.emit_peer_handshake(p);
                 self.on_metadata_offer(p);
             }
             Message::Extended { id, payload } => {
@@ -448,7 +445,7 @@ impl<S: PieceStore> Core<S> {
         if p.has.set(index) {
             picker.peer_has(piece);
             if picker.wants(index) {
-                p.interesting += 1;
+                p.wanted_pieces += 1;
                 self.update_interest(p);
             }
             self.super_seed_saw(p, index);
@@ -465,7 +462,7 @@ impl<S: PieceStore> Core<S> {
             .map_err(DisconnectReason::BadBitfield)?;
         picker.remove_peer(&p.has);
         picker.add_peer(&has);
-        p.interesting = picker.count_wanted(&has);
+        p.wanted_pieces = picker.count_wanted(&has);
         p.has = has;
         self.update_interest(p);
         self.super_seed_saw_all(p);
@@ -474,7 +471,7 @@ impl<S: PieceStore> Core<S> {
 
     /// Sends `interested` / `not interested` when our want of its pieces changed.
     pub(super) fn update_interest(&mut self, p: &mut Peer) {
-        let want = p.interesting > 0;
+        let want = p.wanted_pieces > 0;
         if want == p.am_interested {
             return;
         }

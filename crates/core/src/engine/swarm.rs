@@ -15,6 +15,7 @@
 //! engine's life. An honest peer is never struck: it is blamed only for blocks that differ
 //! from data that passed the hash check.
 
+use super::superseed::SuperSeed;
 use super::{Blame, Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, TICK};
 use crate::choker::{Candidate, ChokeChange, Choker};
 use crate::ids::PeerId;
@@ -66,12 +67,18 @@ impl<S: PieceStore> Engine<S> {
                 }
             }
         }
-        if self.core.end_super_seeding {
-            self.core.end_super_seeding = false;
-            self.core.super_seed = None;
+        if self
+            .core
+            .super_seed
+            .as_ref()
+            .is_some_and(SuperSeed::is_over)
+        {
+            let Some(ss) = self.core.super_seed.take() else {
+                return;
+            };
             for p in self.peers.values_mut() {
                 if p.peer_id.is_some() {
-                    self.core.reveal_all(p);
+                    self.core.reveal_all(p, ss.revealed(p.key));
                 }
             }
         }
@@ -232,7 +239,7 @@ impl<S: PieceStore> Engine<S> {
             // learns from it that the piece it revealed has spread.
             self.core.emit(p, &Message::Have { index: piece.get() });
             if p.has.get(piece.get()) {
-                p.interesting = p.interesting.saturating_sub(1);
+                p.wanted_pieces = p.wanted_pieces.saturating_sub(1);
                 self.core.update_interest(p);
             }
         }
