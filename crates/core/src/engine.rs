@@ -12,26 +12,58 @@
 //! Not draining fully before the next input is allowed but wasteful; the timeout is only
 //! correct once everything before it was drained. A worked loop:
 //!
-//! ```ignore
-//! let mut input = Some(Input::Connected { peer });
+//! ```no_run
+//! use tabswarm_core::engine::{Config, DisconnectReason, Engine, Event, Input, Output, Torrent};
+//! use tabswarm_core::ids::{InfoHash, PeerId, PeerKey};
+//! use tabswarm_core::store::MemoryStore;
+//! use tabswarm_core::time::Time;
+//!
+//! /// What the transport reports.
+//! enum Io {
+//!     Opened(PeerKey),
+//!     Bytes(PeerKey, Vec<u8>),
+//!     Drained(PeerKey, u64),
+//!     Closed(PeerKey),
+//! }
+//!
+//! /// A stub; a real one wraps data channels (or sockets) and a clock.
+//! struct Transport;
+//! impl Transport {
+//!     fn now(&self) -> Time { Time::ZERO }
+//!     fn send(&mut self, _peer: PeerKey, _data: Vec<u8>) {}
+//!     fn close(&mut self, _peer: PeerKey, _reason: DisconnectReason) {}
+//!     /// The next I/O, or `None` once `deadline` passed.
+//!     fn wait_until(&mut self, _deadline: Time) -> Option<Io> { None }
+//! }
+//!
+//! fn show(_event: Event) {}
+//!
+//! let config = Config::new(PeerId(*b"-TS0100-000000000000"), 7);
+//! let torrent = Torrent::Magnet(InfoHash([0xab; 20]));
+//! let mut engine = Engine::new(config, torrent, MemoryStore::new()).unwrap();
+//! let mut transport = Transport;
+//! let mut io = Some(Io::Opened(PeerKey(1)));
 //! loop {
-//!     if let Some(i) = input.take() {
-//!         engine.handle_input(now(), i);
+//!     let now = transport.now();
+//!     match io.take() {
+//!         Some(Io::Opened(peer)) => engine.handle_input(now, Input::Connected { peer }),
+//!         Some(Io::Bytes(peer, data)) => engine.handle_input(now, Input::Data { peer, data: &data }),
+//!         Some(Io::Drained(peer, buffered)) => {
+//!             engine.handle_input(now, Input::SendBuffer { peer, buffered })
+//!         }
+//!         Some(Io::Closed(peer)) => engine.handle_input(now, Input::Disconnected { peer }),
+//!         None => engine.handle_input(now, Input::Timeout),
 //!     }
+//!     // Drain: everything up to the next deadline.
 //!     let deadline = loop {
-//!         match engine.poll_output(now()) {
+//!         match engine.poll_output(transport.now()) {
 //!             Output::Send { peer, data } => transport.send(peer, data),
 //!             Output::Disconnect { peer, reason } => transport.close(peer, reason),
-//!             Output::Event(event) => ui.show(event),
+//!             Output::Event(event) => show(event),
 //!             Output::Timeout(at) => break at,
 //!         }
 //!     };
-//!     input = Some(match transport.wait_until(deadline) {
-//!         Some(Io::Bytes(peer, bytes)) => { engine.handle_input(now(), Input::Data { peer, data: &bytes }); continue }
-//!         Some(Io::Drained(peer, buffered)) => Input::SendBuffer { peer, buffered },
-//!         Some(Io::Closed(peer)) => Input::Disconnected { peer },
-//!         None => Input::Timeout,
-//!     });
+//!     io = transport.wait_until(deadline);
 //! }
 //! ```
 //!
