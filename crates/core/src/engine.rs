@@ -803,7 +803,7 @@ impl<S: PieceStore> Engine<S> {
             }
         }
         for p in self.peers.values() {
-            for (b, _) in &p.requests {
+            for b in p.download.requests() {
                 if lengths
                     .validate_block(b.piece.get(), b.begin, b.len)
                     .is_none()

@@ -5,8 +5,8 @@
 //! queued as a [`Deferred`] and carried out by the engine right after.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
+use super::download::Download;
 use super::{
     Core, Deferred, DisconnectReason, Event, Output, PeerKey, PeerStats, TraceEvent, SEND_CHUNK,
 };
@@ -40,52 +40,28 @@ pub(super) struct Peer {
     pub metadata_size: Option<u64>,
     /// It rejected a metadata request: do not ask it again.
     pub metadata_rejected: bool,
-    /// How many of our requests it queues (its `reqq`).
-    pub reqq: u32,
     /// Its pieces (zero length before the metadata).
     pub has: Bitfield,
     /// A bitfield and haves received before the metadata.
     pub early_bitfield: Option<Vec<u8>>,
     pub early_haves: Vec<u32>,
+    /// Our requests at it (see `download`).
+    pub download: Download,
     pub am_choking: bool,
     pub am_interested: bool,
     pub peer_choking: bool,
     pub peer_interested: bool,
     /// How many of its pieces we want (we are interested iff this is non-zero).
     pub wanted_pieces: u32,
-    /// Our outstanding requests and when we sent them, oldest first.
-    pub requests: VecDeque<(BlockInfo, Time)>,
-    /// Requests we withdrew (cancel, choke, timeout, taken over) and when, oldest first: a
-    /// block answering one of these within [`LATE_WINDOW`](super::download::LATE_WINDOW) is
-    /// late, not unrequested. At most [`MAX_CANCELLED`](super::download::MAX_CANCELLED).
-    pub cancelled: VecDeque<(BlockInfo, Time)>,
-    /// Blocks it sent that answered no request of ours, and their bytes.
-    pub unrequested: u32,
-    pub unrequested_bytes: u64,
     /// It sent blocks of a piece that failed its hash check, and no piece from it alone has
     /// passed since: it gets blocks of one exclusive piece at a time.
     pub parole: bool,
     /// Its `ut_metadata` requests, served like blocks (send buffer, upload limit).
     pub metadata_queue: VecDeque<u32>,
-    /// Smallest recent request-to-block delay (see `sample_rtt`).
-    pub min_rtt: Option<Duration>,
-    pub window_min_rtt: Option<Duration>,
-    pub rtt_window_start: Time,
-    /// The piece of our last request to it: the picker continues that piece first.
-    pub last_picked: Option<crate::lengths::PieceIndex>,
-    /// Its requests timed out: one request at a time until a block arrives.
-    pub stalled: bool,
-    /// A `Deferred::Steal` for it is queued.
-    pub steal_queued: bool,
-    /// Last block from it, or when the pipeline went from empty to busy.
-    pub progress_at: Time,
     pub last_block_at: Option<Time>,
     pub am_interested_since: Option<Time>,
     pub down: RateEstimator,
     pub up: RateEstimator,
-    /// Its block rate over [`RECENT_WINDOW`](super::download::RECENT_WINDOW), which sizes the
-    /// pipeline; restarted when it unchokes us.
-    pub pipeline_rate: RateEstimator,
     /// Its requests, to serve in order.
     pub queue: VecDeque<BlockInfo>,
     /// A read answered `Pending`; serve again on `StoreReady`.
@@ -119,33 +95,21 @@ impl Peer {
             ut_metadata: None,
             metadata_size: None,
             metadata_rejected: false,
-            reqq: core.config.pipeline_depth,
             has: Bitfield::new(core.have.len()),
             early_bitfield: None,
             early_haves: Vec::new(),
+            download: Download::new(now, core.config.pipeline_depth),
             am_choking: true,
             am_interested: false,
             peer_choking: true,
             peer_interested: false,
             wanted_pieces: 0,
-            requests: VecDeque::new(),
-            cancelled: VecDeque::new(),
-            unrequested: 0,
-            unrequested_bytes: 0,
             parole: false,
             metadata_queue: VecDeque::new(),
-            min_rtt: None,
-            window_min_rtt: None,
-            rtt_window_start: now,
-            last_picked: None,
-            stalled: false,
-            steal_queued: false,
-            progress_at: now,
             last_block_at: None,
             am_interested_since: None,
             down: RateEstimator::new(window, now),
             up: RateEstimator::new(window, now),
-            pipeline_rate: RateEstimator::new(super::download::RECENT_WINDOW, now),
             queue: VecDeque::new(),
             parked: false,
             buffered: 0,
@@ -173,7 +137,7 @@ impl Peer {
             peer_choking: self.peer_choking,
             peer_interested: self.peer_interested,
             pieces: self.has.count_ones(),
-            requests_out: u32::try_from(self.requests.len()).unwrap_or(u32::MAX),
+            requests_out: u32::try_from(self.download.outstanding()).unwrap_or(u32::MAX),
             requests_in: u32::try_from(self.queue.len()).unwrap_or(u32::MAX),
         }
     }
@@ -345,7 +309,7 @@ impl<S: PieceStore> Core<S> {
             Message::Unchoke => {
                 if p.peer_choking {
                     // Measure the rate from the moment data can flow.
-                    p.pipeline_rate = RateEstimator::new(super::download::RECENT_WINDOW, self.now);
+                    p.download.restart_rate(self.now);
                 }
                 p.peer_choking = false;
                 self.fill_requests(p);
@@ -401,7 +365,8 @@ impl<S: PieceStore> Core<S> {
                 }
                 p.metadata_size = ext.metadata_size;
                 if let Some(r) = ext.reqq {
-                    p.reqq = r.clamp(1, self.config.pipeline_depth.max(1));
+                    p.download
+                        .set_reqq(r.clamp(1, self.config.pipeline_depth.max(1)));
                 }
                 if ext.v.is_some() {
                     p.client = ext.v;

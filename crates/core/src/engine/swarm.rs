@@ -348,9 +348,7 @@ impl<S: PieceStore> Engine<S> {
             if now.saturating_since(p.last_sent) >= c.config.keepalive_interval {
                 c.emit(p, &Message::KeepAlive);
             }
-            if !p.requests.is_empty()
-                && now.saturating_since(p.progress_at) >= c.config.request_timeout
-            {
+            if p.download.timed_out(now, c.config.request_timeout) {
                 c.cancel_all_requests(p);
                 stalled = true;
             }

@@ -904,14 +904,14 @@ fn requests_taken_over_by_an_idle_peer_get_a_fresh_timeout() {
     // 31 s after connecting, B unchokes the leecher, whose pipeline there is idle, and the
     // leecher takes over as many requests as B accepts from the slow seed.
     let leech = &mut net.nodes[1].engine;
-    assert!(leech.peers[&key(0)].requests.len() >= 8);
+    assert!(leech.peers[&key(0)].download.outstanding() >= 8);
     let now = Time::from_millis(31_000);
     leech.core.now = now;
     leech.peers.get_mut(&key(2)).unwrap().peer_choking = false;
     leech.steal(key(2));
     let b = &leech.peers[&key(2)];
-    assert_eq!(b.requests.len(), 4);
+    assert_eq!(b.download.outstanding(), 4);
     // Their timeout runs from now, not from the connection: the next tick must not find B
     // stalled after 30 s without a block.
-    assert_eq!(b.progress_at, now);
+    assert_eq!(b.download.progress_at(), now);
 }
