@@ -109,6 +109,7 @@ mod superseed;
 mod swarm;
 #[cfg(test)]
 mod tests;
+mod upload;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -621,8 +622,7 @@ impl<S: PieceStore> Engine<S> {
             }
             Input::StoreReady => {
                 for p in self.peers.values_mut() {
-                    if p.parked {
-                        p.parked = false;
+                    if p.upload.unpark() {
                         self.core.serve(p);
                     }
                 }

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 
 use super::download::Download;
+use super::upload::Upload;
 use super::{
     Core, Deferred, DisconnectReason, Event, Output, PeerKey, PeerStats, TraceEvent, SEND_CHUNK,
 };
@@ -15,7 +16,7 @@ use crate::choker::Candidate;
 use crate::ids::PeerId;
 use crate::lengths::BlockInfo;
 use crate::rate::RateEstimator;
-use crate::store::{PieceStore, ReadStatus};
+use crate::store::PieceStore;
 use crate::time::Time;
 use crate::wire::{Decoder, ExtendedHandshake, Frame, Handshake, Message, WireLimits, UT_METADATA};
 
@@ -61,16 +62,11 @@ pub(super) struct Peer {
     pub last_block_at: Option<Time>,
     pub am_interested_since: Option<Time>,
     pub down: RateEstimator,
-    pub up: RateEstimator,
-    /// Its requests, to serve in order.
-    pub queue: VecDeque<BlockInfo>,
-    /// A read answered `Pending`; serve again on `StoreReady`.
-    pub parked: bool,
+    /// Its requests at us (see `upload`).
+    pub upload: Upload,
     /// Bytes in its transport (as last reported, plus what we emitted since).
     pub buffered: u64,
     pub connected_at: Time,
-    /// When we last sent it a block, or unchoked it.
-    pub served_at: Time,
     pub last_recv: Time,
     pub last_sent: Time,
 }
@@ -109,12 +105,9 @@ impl Peer {
             last_block_at: None,
             am_interested_since: None,
             down: RateEstimator::new(window, now),
-            up: RateEstimator::new(window, now),
-            queue: VecDeque::new(),
-            parked: false,
+            upload: Upload::new(window, now),
             buffered: 0,
             connected_at: now,
-            served_at: now,
             last_recv: now,
             last_sent: now,
         }
@@ -131,20 +124,20 @@ impl Peer {
             peer_id: self.peer_id,
             client: self.client.clone(),
             download_rate: self.down.rate(now),
-            upload_rate: self.up.rate(now),
+            upload_rate: self.upload.rate(now),
             am_choking: self.am_choking,
             am_interested: self.am_interested,
             peer_choking: self.peer_choking,
             peer_interested: self.peer_interested,
             pieces: self.has.count_ones(),
             requests_out: u32::try_from(self.download.outstanding()).unwrap_or(u32::MAX),
-            requests_in: u32::try_from(self.queue.len()).unwrap_or(u32::MAX),
+            requests_in: u32::try_from(self.upload.queued()).unwrap_or(u32::MAX),
         }
     }
 
     /// Block bytes/s we sent it over the rate window.
     pub(super) fn upload_rate(&self, now: Time) -> u64 {
-        self.up.rate(now)
+        self.upload.rate(now)
     }
 
     pub(super) fn candidate(&self, now: Time) -> Candidate {
@@ -152,7 +145,7 @@ impl Peer {
             peer: self.key,
             peer_interested: self.peer_interested,
             download_rate: self.down.rate(now),
-            upload_rate: self.up.rate(now),
+            upload_rate: self.upload.rate(now),
             connected_at: self.connected_at,
             am_interested_since: self.am_interested_since,
             last_block_at: self.last_block_at,
@@ -170,7 +163,7 @@ impl<S: PieceStore> Core<S> {
     }
 
     /// Hands the peer's pending small messages out as one send.
-    fn flush(&mut self, p: &mut Peer) {
+    pub(super) fn flush(&mut self, p: &mut Peer) {
         if !p.out.is_empty() {
             let data = std::mem::take(&mut p.out);
             self.out.push_back(Output::Send { peer: p.key, data });
@@ -325,7 +318,6 @@ impl<S: PieceStore> Core<S> {
                         .on_interested(self.now, &cand, seeding, &mut changes);
                     if !changes.is_empty() && p.am_choking && !self.uploads_disabled() {
                         p.am_choking = false;
-                        p.served_at = self.now;
                         self.emit(p, &Message::Unchoke);
                         self.record(TraceEvent::Unchoke(p.key));
                     }
@@ -351,9 +343,7 @@ impl<S: PieceStore> Core<S> {
                 length,
             } => {
                 let block = self.validate(index, begin, length)?;
-                if let Some(at) = p.queue.iter().position(|b| *b == block) {
-                    p.queue.remove(at);
-                }
+                p.upload.cancel(block);
             }
             Message::Extended { id: 0, payload } => {
                 // A malformed extended handshake is tolerated as an empty one.
@@ -448,80 +438,6 @@ impl<S: PieceStore> Core<S> {
         } else {
             p.am_interested_since = None;
             self.emit(p, &Message::NotInterested);
-        }
-    }
-
-    fn on_request(
-        &mut self,
-        p: &mut Peer,
-        index: u32,
-        begin: u32,
-        len: u32,
-    ) -> Result<(), DisconnectReason> {
-        let block = self.validate(index, begin, len)?;
-        // While choked, requests are ignored (BEP 3 without the fast extension); so are
-        // requests for pieces we lack and requests beyond the `reqq` we advertised.
-        if p.am_choking
-            || !self.have.get(index)
-            || p.queue.len() >= self.config.pipeline_depth as usize
-        {
-            return Ok(());
-        }
-        p.queue.push_back(block);
-        self.serve(p);
-        Ok(())
-    }
-
-    /// Serves queued requests while the peer is unchoked, its transport has room and the
-    /// upload limiter allows.
-    pub(super) fn serve(&mut self, p: &mut Peer) {
-        self.serve_metadata(p);
-        while !p.am_choking
-            && !p.parked
-            && p.buffered < self.config.max_send_buffer
-            && !self.uploads_disabled()
-        {
-            let Some(&block) = p.queue.front() else {
-                return;
-            };
-            let now = self.now;
-            if let Some(bucket) = &mut self.up_bucket {
-                let at = bucket.available_at(now, u64::from(block.len));
-                if at > now {
-                    self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
-                    return;
-                }
-            }
-            // Each `piece` message is its own send, allocated at its exact size: no copy on
-            // growth, and the messages queued before it are handed out first to keep order.
-            let mut msg = Vec::with_capacity(13 + block.len as usize);
-            Message::encode_piece_header(block.piece.get(), block.begin, block.len, &mut msg);
-            match self.store.read_block(block, &mut msg) {
-                Ok(ReadStatus::Ready) => {
-                    p.queue.pop_front();
-                    let len = u64::from(block.len);
-                    self.uploaded += len;
-                    self.up_rate.record(now, len);
-                    p.up.record(now, len);
-                    if let Some(bucket) = &mut self.up_bucket {
-                        bucket.take(now, len);
-                    }
-                    self.flush(p);
-                    p.buffered += msg.len() as u64;
-                    p.last_sent = now;
-                    p.served_at = now;
-                    self.out.push_back(Output::Send {
-                        peer: p.key,
-                        data: msg,
-                    });
-                }
-                Ok(ReadStatus::Pending) => p.parked = true,
-                Err(error) => {
-                    p.queue.pop_front();
-                    self.out
-                        .push_back(Output::Event(Event::StoreFailed { error }));
-                }
-            }
         }
     }
 }

@@ -117,14 +117,13 @@ impl<S: PieceStore> Engine<S> {
             match change {
                 ChokeChange::Unchoke(_) if p.am_choking && !c.uploads_disabled() => {
                     p.am_choking = false;
-                    p.served_at = c.now;
                     c.emit(p, &Message::Unchoke);
                     c.record(TraceEvent::Unchoke(key));
                     c.serve(p);
                 }
                 ChokeChange::Choke(_) if !p.am_choking => {
                     p.am_choking = true;
-                    p.queue.clear();
+                    p.upload.choked();
                     c.emit(p, &Message::Choke);
                     c.record(TraceEvent::Choke(key));
                 }
@@ -361,7 +360,7 @@ impl<S: PieceStore> Engine<S> {
             self.request_metadata();
         }
         // Initial seeding: the strict rule must not leave the seed idle.
-        if self.core.super_seed_holding() && self.peers.values().all(|p| p.queue.is_empty()) {
+        if self.core.super_seed_holding() && self.peers.values().all(|p| p.upload.queued() == 0) {
             for p in self.peers.values_mut() {
                 self.core.super_seed_waive(p);
             }
