@@ -25,7 +25,7 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::peer::Peer;
@@ -39,13 +39,55 @@ use crate::wire::{metadata_pieces, UtMetadata, WireLimits, MAX_METADATA_SIZE, ME
 
 /// `have` messages we keep from a peer before the metadata (a torrent whose info dict fits in
 /// 10 MB has at most 500 000 pieces).
-pub(super) const MAX_EARLY_HAVES: usize = 500_000;
+const MAX_EARLY_HAVES: usize = 500_000;
 /// A metadata piece unanswered this long is asked from another peer.
 pub(super) const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// Metadata sizes fetched at once.
 pub(super) const MAX_FETCHES: usize = 3;
 /// `ut_metadata` requests queued per peer.
 pub(super) const MAX_METADATA_QUEUE: usize = 8;
+
+/// The `ut_metadata` side of one connection: what it offers and asks of us, and what it
+/// announced before we had the metadata. Only this module reads or changes it.
+#[derive(Default)]
+pub(super) struct PeerMetadata {
+    /// Its id for `ut_metadata`, and the metadata size it announced.
+    ut_metadata: Option<u8>,
+    size: Option<u64>,
+    /// It rejected a metadata request: do not ask it again.
+    rejected: bool,
+    /// Its `ut_metadata` requests, served like blocks (send buffer, upload limit).
+    queue: VecDeque<u32>,
+    /// A bitfield and haves received before the metadata.
+    early_bitfield: Option<Vec<u8>>,
+    early_haves: Vec<u32>,
+}
+
+impl PeerMetadata {
+    /// Its extended handshake arrived (again).
+    pub(super) fn on_handshake(&mut self, ut_metadata: Option<u8>, size: Option<u64>) {
+        self.ut_metadata = ut_metadata;
+        if size.is_some() && size != self.size {
+            // A peer that rejected us before it had the metadata may have it now.
+            self.rejected = false;
+        }
+        self.size = size;
+    }
+
+    /// A `have` before the metadata: kept, up to [`MAX_EARLY_HAVES`].
+    pub(super) fn keep_early_have(&mut self, index: u32) -> Result<(), DisconnectReason> {
+        if self.early_haves.len() >= MAX_EARLY_HAVES {
+            return Err(DisconnectReason::TooManyHaves);
+        }
+        self.early_haves.push(index);
+        Ok(())
+    }
+
+    /// A `bitfield` before the metadata: checked once the piece count is known.
+    pub(super) fn keep_early_bitfield(&mut self, bits: Vec<u8>) {
+        self.early_bitfield = Some(bits);
+    }
+}
 
 /// A metadata download in progress, for one size.
 pub(super) struct MetaFetch {
@@ -114,7 +156,7 @@ impl MetaFetch {
 impl<S: PieceStore> Core<S> {
     /// A peer's extended handshake arrived: maybe it can give us the metadata.
     pub(super) fn on_metadata_offer(&mut self, p: &Peer) {
-        if self.meta.is_none() && p.ut_metadata.is_some() {
+        if self.meta.is_none() && p.metadata.ut_metadata.is_some() {
             self.pending.push_back(Deferred::RequestMetadata);
         }
     }
@@ -128,15 +170,16 @@ impl<S: PieceStore> Core<S> {
         match msg {
             None => {}
             Some(UtMetadata::Request { piece })
-                if p.ut_metadata.is_some() && p.metadata_queue.len() < MAX_METADATA_QUEUE =>
+                if p.metadata.ut_metadata.is_some()
+                    && p.metadata.queue.len() < MAX_METADATA_QUEUE =>
             {
-                p.metadata_queue.push_back(piece);
+                p.metadata.queue.push_back(piece);
                 self.serve_metadata(p);
             }
             // Beyond the queue: dropped.
             Some(UtMetadata::Request { .. }) => {}
             Some(UtMetadata::Reject { piece }) => {
-                p.metadata_rejected = true;
+                p.metadata.rejected = true;
                 let slot = usize::try_from(piece).ok();
                 for f in self.fetches.values_mut() {
                     if let Some(a) = slot.and_then(|i| f.asked.get_mut(i)) {
@@ -159,12 +202,12 @@ impl<S: PieceStore> Core<S> {
     /// Answers queued `ut_metadata` requests while the transport has room and the upload
     /// limiter allows.
     pub(super) fn serve_metadata(&mut self, p: &mut Peer) {
-        let Some(their_id) = p.ut_metadata else {
-            p.metadata_queue.clear();
+        let Some(their_id) = p.metadata.ut_metadata else {
+            p.metadata.queue.clear();
             return;
         };
         while p.buffered < self.config.max_send_buffer {
-            let Some(&piece) = p.metadata_queue.front() else {
+            let Some(&piece) = p.metadata.queue.front() else {
                 return;
             };
             let reply = self.metadata_reply(piece);
@@ -181,7 +224,7 @@ impl<S: PieceStore> Core<S> {
                 }
                 bucket.take(now, cost);
             }
-            p.metadata_queue.pop_front();
+            p.metadata.queue.pop_front();
             self.emit(p, &reply.to_message(their_id));
         }
     }
@@ -224,7 +267,7 @@ impl<S: PieceStore> Core<S> {
         }
         // Data must match the size this peer announced. A fetch for that size may not exist
         // (any more): then the piece is dropped.
-        if p.metadata_size != Some(total_size) {
+        if p.metadata.size != Some(total_size) {
             return Err(DisconnectReason::BadMetadata);
         }
         let Some(f) = self.fetches.get_mut(&total_size) else {
@@ -296,7 +339,7 @@ impl<S: PieceStore> Engine<S> {
         let now = c.now;
         let mut offers: BTreeMap<u64, usize> = BTreeMap::new();
         for p in self.peers.values() {
-            if let (Some(_), Some(size)) = (p.ut_metadata, p.metadata_size) {
+            if let (Some(_), Some(size)) = (p.metadata.ut_metadata, p.metadata.size) {
                 if size > 0 && size <= MAX_METADATA_SIZE {
                     let n = offers.entry(size).or_insert(0);
                     *n = n.saturating_add(1);
@@ -314,10 +357,10 @@ impl<S: PieceStore> Engine<S> {
                 .or_insert_with(|| MetaFetch::new(size, false));
         }
         for p in self.peers.values_mut() {
-            let (Some(their_id), Some(size)) = (p.ut_metadata, p.metadata_size) else {
+            let (Some(their_id), Some(size)) = (p.metadata.ut_metadata, p.metadata.size) else {
                 continue;
             };
-            if p.metadata_rejected {
+            if p.metadata.rejected {
                 continue;
             }
             let Some(f) = c.fetches.get_mut(&size) else {
@@ -380,10 +423,10 @@ impl<S: PieceStore> Engine<S> {
             return Ok(());
         };
         let n = picker.lengths().num_pieces();
-        if let Some(bits) = p.early_bitfield.take() {
+        if let Some(bits) = p.metadata.early_bitfield.take() {
             p.has = Bitfield::from_wire(&bits, n).map_err(DisconnectReason::BadBitfield)?;
         }
-        for index in std::mem::take(&mut p.early_haves) {
+        for index in std::mem::take(&mut p.metadata.early_haves) {
             if index >= n {
                 return Err(DisconnectReason::BadHave { index });
             }

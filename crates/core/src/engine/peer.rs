@@ -4,9 +4,8 @@
 //! broadcasts after a verified piece, endgame cancels, choker slot changes, disconnects) is
 //! queued as a [`Deferred`] and carried out by the engine right after.
 
-use std::collections::VecDeque;
-
 use super::download::Download;
+use super::metadata::PeerMetadata;
 use super::upload::Upload;
 use super::{
     Core, Deferred, DisconnectReason, Event, Output, PeerKey, PeerStats, TraceEvent, SEND_CHUNK,
@@ -36,16 +35,10 @@ pub(super) struct Peer {
     /// `Event::PeerHandshake` was emitted for it.
     pub handshake_emitted: bool,
     pub extended: bool,
-    /// Its id for `ut_metadata`, and the metadata size it announced.
-    pub ut_metadata: Option<u8>,
-    pub metadata_size: Option<u64>,
-    /// It rejected a metadata request: do not ask it again.
-    pub metadata_rejected: bool,
+    /// Its `ut_metadata` side (see `metadata`).
+    pub metadata: PeerMetadata,
     /// Its pieces (zero length before the metadata).
     pub has: Bitfield,
-    /// A bitfield and haves received before the metadata.
-    pub early_bitfield: Option<Vec<u8>>,
-    pub early_haves: Vec<u32>,
     /// Our requests at it (see `download`).
     pub download: Download,
     pub am_choking: bool,
@@ -57,8 +50,6 @@ pub(super) struct Peer {
     /// It sent blocks of a piece that failed its hash check, and no piece from it alone has
     /// passed since: it gets blocks of one exclusive piece at a time.
     pub parole: bool,
-    /// Its `ut_metadata` requests, served like blocks (send buffer, upload limit).
-    pub metadata_queue: VecDeque<u32>,
     pub last_block_at: Option<Time>,
     pub am_interested_since: Option<Time>,
     pub down: RateEstimator,
@@ -88,12 +79,8 @@ impl Peer {
             client: None,
             handshake_emitted: false,
             extended: false,
-            ut_metadata: None,
-            metadata_size: None,
-            metadata_rejected: false,
+            metadata: PeerMetadata::default(),
             has: Bitfield::new(core.have.len()),
-            early_bitfield: None,
-            early_haves: Vec::new(),
             download: Download::new(now, core.config.pipeline_depth),
             am_choking: true,
             am_interested: false,
@@ -101,7 +88,6 @@ impl Peer {
             peer_interested: false,
             wanted_pieces: 0,
             parole: false,
-            metadata_queue: VecDeque::new(),
             last_block_at: None,
             am_interested_since: None,
             down: RateEstimator::new(window, now),
@@ -348,12 +334,8 @@ impl<S: PieceStore> Core<S> {
             Message::Extended { id: 0, payload } => {
                 // A malformed extended handshake is tolerated as an empty one.
                 let ext = ExtendedHandshake::decode(&payload).unwrap_or_default();
-                p.ut_metadata = ext.extension_id(UT_METADATA);
-                if ext.metadata_size.is_some() && ext.metadata_size != p.metadata_size {
-                    // A peer that rejected us before it had the metadata may have it now.
-                    p.metadata_rejected = false;
-                }
-                p.metadata_size = ext.metadata_size;
+                p.metadata
+                    .on_handshake(ext.extension_id(UT_METADATA), ext.metadata_size);
                 if let Some(r) = ext.reqq {
                     p.download
                         .set_reqq(r.clamp(1, self.config.pipeline_depth.max(1)));
@@ -387,11 +369,7 @@ impl<S: PieceStore> Core<S> {
 
     fn on_have(&mut self, p: &mut Peer, index: u32) -> Result<(), DisconnectReason> {
         let Some(picker) = &mut self.picker else {
-            if p.early_haves.len() >= super::metadata::MAX_EARLY_HAVES {
-                return Err(DisconnectReason::TooManyHaves);
-            }
-            p.early_haves.push(index);
-            return Ok(());
+            return p.metadata.keep_early_have(index);
         };
         let piece = picker
             .lengths()
@@ -410,7 +388,7 @@ impl<S: PieceStore> Core<S> {
 
     fn on_bitfield(&mut self, p: &mut Peer, bits: Vec<u8>) -> Result<(), DisconnectReason> {
         let Some(picker) = &mut self.picker else {
-            p.early_bitfield = Some(bits);
+            p.metadata.keep_early_bitfield(bits);
             return Ok(());
         };
         let has = Bitfield::from_wire(&bits, picker.lengths().num_pieces())
