@@ -111,7 +111,7 @@ mod swarm;
 mod tests;
 mod upload;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
@@ -131,6 +131,7 @@ use crate::wire::WireError;
 use metadata::MetaFetch;
 use peer::Peer;
 use superseed::SuperSeed;
+use swarm::PeerIds;
 
 /// The default of [`Config::ban_strikes`].
 pub const BAN_STRIKES: u32 = 3;
@@ -454,22 +455,14 @@ struct Core<S> {
     /// Work that touches other peers, queued by per-peer handlers.
     pending: VecDeque<Deferred>,
     buffers: BTreeMap<u32, PieceBuf>,
-    /// Proven offences per peer id, and the ids banned for them.
-    strikes: BTreeMap<PeerId, u32>,
-    banned: BTreeSet<PeerId>,
-    /// Peer ids on parole (see `swarm`).
-    parole: BTreeSet<PeerId>,
+    /// Connected, paroled, struck and banned peer ids (see `swarm`).
+    ids: PeerIds,
     /// Who sent each block of failed pieces, with the block's hash, per failed attempt: when
     /// the piece passes, the senders of blocks that differ from the good ones are proven bad.
     suspects: BTreeMap<u32, Vec<Vec<Option<Blame>>>>,
-    /// Peer ids of the connections whose handshake we accepted.
-    peer_ids: BTreeSet<PeerId>,
     /// Bytes of the pieces in `have`.
     have_bytes: u64,
-    downloaded: u64,
-    uploaded: u64,
-    received: u64,
-    wasted: u64,
+    counters: Counters,
     down_rate: RateEstimator,
     up_rate: RateEstimator,
     done: bool,
@@ -582,16 +575,10 @@ impl<S: PieceStore> Engine<S> {
                 dirty: Vec::new(),
                 pending: VecDeque::new(),
                 buffers: BTreeMap::new(),
-                strikes: BTreeMap::new(),
-                banned: BTreeSet::new(),
-                parole: BTreeSet::new(),
+                ids: PeerIds::default(),
                 suspects: BTreeMap::new(),
-                peer_ids: BTreeSet::new(),
                 have_bytes: if seeding { total_length } else { 0 },
-                downloaded: 0,
-                uploaded: 0,
-                received: 0,
-                wasted: 0,
+                counters: Counters::default(),
                 down_rate: RateEstimator::new(window, Time::ZERO),
                 up_rate: RateEstimator::new(window, Time::ZERO),
                 done: seeding,
@@ -734,10 +721,10 @@ impl<S: PieceStore> Engine<S> {
             },
             pieces_have: c.have.count_ones(),
             pieces_total,
-            downloaded: c.downloaded,
-            uploaded: c.uploaded,
-            received: c.received,
-            wasted: c.wasted,
+            downloaded: c.counters.downloaded,
+            uploaded: c.counters.uploaded,
+            received: c.counters.received,
+            wasted: c.counters.wasted,
             download_rate: c.down_rate.rate(now),
             upload_rate: c.up_rate.rate(now),
             peers: self.peers.values().map(|p| p.stats(now)).collect(),
@@ -746,13 +733,7 @@ impl<S: PieceStore> Engine<S> {
 
     /// The byte counters of [`stats`](Self::stats), without building the peer list.
     pub fn counters(&self) -> Counters {
-        let c = &self.core;
-        Counters {
-            downloaded: c.downloaded,
-            uploaded: c.uploaded,
-            received: c.received,
-            wasted: c.wasted,
-        }
+        self.core.counters
     }
 
     /// State and availability of every piece, for a piece map (empty before the metadata).
@@ -858,7 +839,7 @@ impl<S: PieceStore> Engine<S> {
         };
         self.core.withdraw_requests(&mut p);
         if let Some(id) = p.peer_id {
-            self.core.peer_ids.remove(&id);
+            self.core.ids.leave(id);
         }
         if let Some(picker) = &mut self.core.picker {
             picker.remove_peer(&p.has);

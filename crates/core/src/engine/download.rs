@@ -237,7 +237,7 @@ impl<S: PieceStore> Core<S> {
         };
         if !credited && !p.download.take_withdrawn(&block, now) {
             // Never asked for: dropped without allocating.
-            self.wasted += u64::from(len);
+            self.counters.wasted += u64::from(len);
             p.download.unrequested += 1;
             if p.download.unrequested > MAX_UNREQUESTED {
                 return Err(DisconnectReason::UnrequestedBlock);
@@ -266,7 +266,7 @@ impl<S: PieceStore> Core<S> {
             (&mut self.picker, self.buffers.get_mut(&index), p.peer_id)
         else {
             // A late block of a piece that left flight since.
-            self.wasted += u64::from(len);
+            self.counters.wasted += u64::from(len);
             self.fill_requests(p);
             return Ok(());
         };
@@ -290,7 +290,7 @@ impl<S: PieceStore> Core<S> {
                     self.pending.push_back(Deferred::CancelOthers(block, p.key));
                 }
             }
-            Received::Duplicate | Received::NotInFlight => self.wasted += u64::from(len),
+            Received::Duplicate | Received::NotInFlight => self.counters.wasted += u64::from(len),
         }
         self.fill_requests(p);
         Ok(())

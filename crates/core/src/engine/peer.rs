@@ -177,7 +177,7 @@ impl<S: PieceStore> Core<S> {
     }
 
     pub(super) fn on_data(&mut self, p: &mut Peer, data: &[u8]) {
-        self.received += data.len() as u64;
+        self.counters.received += data.len() as u64;
         p.last_recv = self.now;
         p.decoder.push(data);
         loop {
@@ -213,15 +213,8 @@ impl<S: PieceStore> Core<S> {
         if h.peer_id == self.config.peer_id {
             return Err(DisconnectReason::OwnPeerId);
         }
-        if self.banned.contains(&h.peer_id) {
-            return Err(DisconnectReason::Banned);
-        }
-        if self.peer_ids.contains(&h.peer_id) {
-            return Err(DisconnectReason::DuplicatePeerId);
-        }
-        self.peer_ids.insert(h.peer_id);
+        p.parole = self.ids.admit(h.peer_id)?;
         p.peer_id = Some(h.peer_id);
-        p.parole = self.parole.contains(&h.peer_id);
         p.extended = h.supports_extended();
         if p.extended {
             self.send_ext_handshake(p);

@@ -16,6 +16,8 @@
 //! from data that passed the hash check.
 
 use super::superseed::SuperSeed;
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::{Blame, Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, TICK};
 use crate::choker::{Candidate, ChokeChange, Choker};
 use crate::ids::PeerId;
@@ -24,6 +26,66 @@ use crate::rng::Rng;
 use crate::store::PieceStore;
 use crate::time::Time;
 use crate::wire::Message;
+
+/// What the engine knows about peer ids: who is connected (one connection per id), who is on
+/// parole, strikes, bans. Only this module reads or changes it.
+#[derive(Default)]
+pub(super) struct PeerIds {
+    /// Ids of the connections whose handshake we accepted.
+    connected: BTreeSet<PeerId>,
+    /// Proven offences per id, and the ids banned for them (for the engine's life).
+    strikes: BTreeMap<PeerId, u32>,
+    banned: BTreeSet<PeerId>,
+    parole: BTreeSet<PeerId>,
+}
+
+/// What one strike did.
+enum Strike {
+    /// Below the limit: the id stays on parole.
+    Parole,
+    /// The id is banned now.
+    Banned,
+    AlreadyBanned,
+}
+
+impl PeerIds {
+    /// A connection's handshake names `id`: refused if banned or already connected, else
+    /// admitted; true if the id is on parole.
+    pub(super) fn admit(&mut self, id: PeerId) -> Result<bool, DisconnectReason> {
+        if self.banned.contains(&id) {
+            return Err(DisconnectReason::Banned);
+        }
+        if !self.connected.insert(id) {
+            return Err(DisconnectReason::DuplicatePeerId);
+        }
+        Ok(self.parole.contains(&id))
+    }
+
+    /// The connection with `id` closed.
+    pub(super) fn leave(&mut self, id: PeerId) {
+        self.connected.remove(&id);
+    }
+
+    fn set_parole(&mut self, id: PeerId, on: bool) {
+        if on {
+            self.parole.insert(id);
+        } else {
+            self.parole.remove(&id);
+        }
+    }
+
+    fn strike(&mut self, id: PeerId, limit: u32) -> Strike {
+        let n = self.strikes.entry(id).or_insert(0);
+        *n = n.saturating_add(1);
+        if *n < limit {
+            Strike::Parole
+        } else if self.banned.insert(id) {
+            Strike::Banned
+        } else {
+            Strike::AlreadyBanned
+        }
+    }
+}
 
 /// Failed attempts at one piece whose blame is kept (the oldest is dropped beyond this).
 const MAX_SUSPECT_ATTEMPTS: usize = 4;
@@ -225,7 +287,7 @@ impl<S: PieceStore> Engine<S> {
         }
         picker.verified(piece);
         c.have.set(piece.get());
-        c.downloaded += len;
+        c.counters.downloaded += len;
         c.have_bytes += len;
         c.out
             .push_back(Output::Event(Event::PieceVerified { piece: piece.get() }));
@@ -250,11 +312,7 @@ impl<S: PieceStore> Engine<S> {
 
     /// Puts a peer id on parole or takes it off, on the connection that carries it too.
     fn set_parole(&mut self, id: PeerId, on: bool) {
-        if on {
-            self.core.parole.insert(id);
-        } else {
-            self.core.parole.remove(&id);
-        }
+        self.core.ids.set_parole(id, on);
         for p in self.peers.values_mut() {
             if p.peer_id == Some(id) {
                 p.parole = on;
@@ -265,14 +323,13 @@ impl<S: PieceStore> Engine<S> {
     /// One proven offence of `id` (last seen on connection `key`): it stays on parole, and at
     /// [`Config::ban_strikes`](super::Config::ban_strikes) it is banned and disconnected.
     pub(super) fn strike(&mut self, key: PeerKey, id: PeerId) {
-        let n = self.core.strikes.entry(id).or_insert(0);
-        *n = n.saturating_add(1);
-        if *n < self.core.config.ban_strikes {
-            self.set_parole(id, true);
-            return;
-        }
-        if !self.core.banned.insert(id) {
-            return;
+        match self.core.ids.strike(id, self.core.config.ban_strikes) {
+            Strike::Parole => {
+                self.set_parole(id, true);
+                return;
+            }
+            Strike::AlreadyBanned => return,
+            Strike::Banned => {}
         }
         self.core.out.push_back(Output::Event(Event::PeerBanned {
             peer: key,

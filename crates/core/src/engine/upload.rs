@@ -113,7 +113,7 @@ impl<S: PieceStore> Core<S> {
                 Ok(ReadStatus::Ready) => {
                     p.upload.queue.pop_front();
                     let len = u64::from(block.len);
-                    self.uploaded += len;
+                    self.counters.uploaded += len;
                     self.up_rate.record(now, len);
                     p.upload.rate.record(now, len);
                     if let Some(bucket) = &mut self.up_bucket {
