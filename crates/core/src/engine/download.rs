@@ -2,7 +2,7 @@
 //! them, and withdrawing or cancelling requests.
 //!
 //! # Pipeline
-//! See [`Peer::target_depth`]: about twice the bandwidth-delay product, measured per peer.
+//! See [`Download::target_depth`]: about twice the bandwidth-delay product, measured per peer.
 //!
 //! # Taking over requests
 //! The picker never requests a block twice outside endgame, so a peer whose pieces we want can
