@@ -128,7 +128,7 @@ use crate::store::{MemoryStore, PieceStore, StoreError};
 use crate::time::Time;
 use crate::wire::WireError;
 
-use metadata::MetaFetch;
+use metadata::Fetches;
 use peer::Peer;
 use superseed::SuperSeed;
 use swarm::PeerIds;
@@ -436,7 +436,7 @@ struct Core<S> {
     info_hash: InfoHash,
     meta: Option<Metainfo>,
     /// Metadata downloads in progress, one per announced size.
-    fetches: BTreeMap<u64, MetaFetch>,
+    fetches: Fetches,
     picker: Option<Picker>,
     have: Bitfield,
     store: S,
@@ -559,7 +559,7 @@ impl<S: PieceStore> Engine<S> {
             core: Core {
                 info_hash,
                 meta,
-                fetches: BTreeMap::new(),
+                fetches: Fetches::default(),
                 picker,
                 have,
                 store,
@@ -848,9 +848,7 @@ impl<S: PieceStore> Engine<S> {
             ss.forget(key);
         }
         if self.core.meta.is_none() {
-            for fetch in self.core.fetches.values_mut() {
-                fetch.forget_peer(key);
-            }
+            self.core.fetches.forget_peer(key);
             self.core.pending.push_back(Deferred::RequestMetadata);
         }
         self.choke_round(|ch, now, seeding, cands, rng, out| {

@@ -31,6 +31,7 @@ use std::time::Duration;
 use super::peer::Peer;
 use super::{Core, Deferred, DisconnectReason, Engine, Event, Output, PeerKey};
 use crate::bitfield::Bitfield;
+use crate::ids::InfoHash;
 use crate::metainfo::Metainfo;
 use crate::picker::Picker;
 use crate::store::PieceStore;
@@ -90,7 +91,7 @@ impl PeerMetadata {
 }
 
 /// A metadata download in progress, for one size.
-pub(super) struct MetaFetch {
+struct MetaFetch {
     size: u64,
     pieces: Vec<Option<Vec<u8>>>,
     /// Who was asked for each piece, and when.
@@ -129,7 +130,7 @@ impl MetaFetch {
     }
 
     /// Forgets what was asked of `peer`. A single-source fetch whose source left starts over.
-    pub(super) fn forget_peer(&mut self, peer: PeerKey) {
+    fn forget_peer(&mut self, peer: PeerKey) {
         for a in &mut self.asked {
             if a.is_some_and(|(k, _)| k == peer) {
                 *a = None;
@@ -141,7 +142,7 @@ impl MetaFetch {
     }
 
     /// Forgets requests older than [`METADATA_TIMEOUT`]; true if any expired.
-    pub(super) fn expire(&mut self, now: Time) -> bool {
+    fn expire(&mut self, now: Time) -> bool {
         let mut any = false;
         for (a, p) in self.asked.iter_mut().zip(&self.pieces) {
             if p.is_none() && a.is_some_and(|(_, t)| now.saturating_since(t) >= METADATA_TIMEOUT) {
@@ -150,6 +151,148 @@ impl MetaFetch {
             }
         }
         any
+    }
+}
+
+/// Every metadata download in progress (see "Fetching"): the engine tells it what peers
+/// offer, send and reject, and it answers with what to ask and what came of it.
+#[derive(Default)]
+pub(super) struct Fetches {
+    by_size: BTreeMap<u64, MetaFetch>,
+}
+
+/// What a metadata piece from a peer led to.
+pub(super) enum Fetched {
+    /// Nothing yet (more pieces to come, or the piece was not needed).
+    Nothing,
+    /// Every piece is in and the whole hashed to the info hash and parsed.
+    Metadata(Box<Metainfo>),
+    /// Every piece of the fetch of this size is in, but the whole was wrong: who sent it.
+    Failed(u64, Vec<PeerKey>),
+}
+
+impl Fetches {
+    /// `peer` left: forget what was asked of it.
+    pub(super) fn forget_peer(&mut self, peer: PeerKey) {
+        for fetch in self.by_size.values_mut() {
+            fetch.forget_peer(peer);
+        }
+    }
+
+    /// Forgets requests older than [`METADATA_TIMEOUT`]; true if any expired.
+    pub(super) fn expire(&mut self, now: Time) -> bool {
+        let mut expired = false;
+        for f in self.by_size.values_mut() {
+            expired |= f.expire(now);
+        }
+        expired
+    }
+
+    /// The metadata is in: nothing more to fetch.
+    fn clear(&mut self) {
+        self.by_size.clear();
+    }
+
+    /// `peer` rejected our request for `piece`.
+    fn rejected(&mut self, peer: PeerKey, piece: u32) {
+        let slot = usize::try_from(piece).ok();
+        for f in self.by_size.values_mut() {
+            if let Some(a) = slot.and_then(|i| f.asked.get_mut(i)) {
+                if a.is_some_and(|(k, _)| k == peer) {
+                    *a = None;
+                }
+            }
+        }
+    }
+
+    /// The fetch of `size` failed with several contributors: it starts over, single-source.
+    fn restart_single(&mut self, size: u64) {
+        self.by_size.insert(size, MetaFetch::new(size, true));
+    }
+
+    /// Keeps one fetch for each of the [`MAX_FETCHES`] sizes most offered (`offers`: size to
+    /// the number of peers offering it); among equals, sizes already being fetched, then the
+    /// smaller.
+    fn keep_offered(&mut self, offers: BTreeMap<u64, usize>) {
+        let mut sizes: Vec<(usize, u64)> = offers.into_iter().map(|(s, n)| (n, s)).collect();
+        sizes.sort_by_key(|&(n, s)| (std::cmp::Reverse(n), !self.by_size.contains_key(&s), s));
+        sizes.truncate(MAX_FETCHES);
+        self.by_size
+            .retain(|s, _| sizes.iter().any(|&(_, k)| k == *s));
+        for &(_, size) in &sizes {
+            self.by_size
+                .entry(size)
+                .or_insert_with(|| MetaFetch::new(size, false));
+        }
+    }
+
+    /// The pieces of the fetch of `size` to ask `peer` for now (nobody is asked for them and
+    /// they are missing); they count as asked of it from `now`.
+    fn ask(&mut self, peer: PeerKey, size: u64, now: Time) -> Vec<u32> {
+        let Some(f) = self.by_size.get_mut(&size) else {
+            return Vec::new();
+        };
+        if f.single && f.source().is_some_and(|s| s != peer) {
+            return Vec::new();
+        }
+        let mut ask = Vec::new();
+        for (i, (a, got)) in (0u32..).zip(f.asked.iter_mut().zip(&f.pieces)) {
+            if a.is_none() && got.is_none() {
+                *a = Some((peer, now));
+                ask.push(i);
+            }
+        }
+        ask
+    }
+
+    /// Metadata piece `piece` of the fetch of `total_size` arrived from `peer`. A piece that
+    /// does not fit the size is an offence; one of a size not being fetched, one we have, or
+    /// one from a peer other than a single-source fetch's source is dropped.
+    fn received(
+        &mut self,
+        peer: PeerKey,
+        piece: u32,
+        total_size: u64,
+        data: Vec<u8>,
+        info_hash: InfoHash,
+    ) -> Result<Fetched, DisconnectReason> {
+        let Some(f) = self.by_size.get_mut(&total_size) else {
+            return Ok(Fetched::Nothing);
+        };
+        let Some(len) = f.piece_len(piece) else {
+            return Err(DisconnectReason::BadMetadata);
+        };
+        if data.len() != len {
+            return Err(DisconnectReason::BadMetadata);
+        }
+        let single_other = f.single && f.source().is_some_and(|s| s != peer);
+        let Some(slot) = usize::try_from(piece)
+            .ok()
+            .and_then(|i| f.pieces.get_mut(i))
+        else {
+            return Err(DisconnectReason::BadMetadata);
+        };
+        if slot.is_some() || single_other {
+            return Ok(Fetched::Nothing);
+        }
+        *slot = Some(data);
+        if !f.contributors.contains(&peer) {
+            f.contributors.push(peer);
+        }
+        if f.pieces.iter().any(Option::is_none) {
+            return Ok(Fetched::Nothing);
+        }
+        let Some(f) = self.by_size.remove(&total_size) else {
+            return Ok(Fetched::Nothing);
+        };
+        let bytes: Vec<u8> = f.pieces.into_iter().flatten().flatten().collect();
+        let parsed = (crate::sha1(&bytes) == info_hash.0)
+            .then(|| Metainfo::from_info_bytes(bytes).ok())
+            .flatten();
+        Ok(match parsed {
+            Some(m) => Fetched::Metadata(Box::new(m)),
+            None => Fetched::Failed(total_size, f.contributors),
+        })
     }
 }
 
@@ -180,14 +323,7 @@ impl<S: PieceStore> Core<S> {
             Some(UtMetadata::Request { .. }) => {}
             Some(UtMetadata::Reject { piece }) => {
                 p.metadata.rejected = true;
-                let slot = usize::try_from(piece).ok();
-                for f in self.fetches.values_mut() {
-                    if let Some(a) = slot.and_then(|i| f.asked.get_mut(i)) {
-                        if a.is_some_and(|(k, _)| k == p.key) {
-                            *a = None;
-                        }
-                    }
-                }
+                self.fetches.rejected(p.key, piece);
                 self.pending.push_back(Deferred::RequestMetadata);
             }
             Some(UtMetadata::Data {
@@ -270,44 +406,15 @@ impl<S: PieceStore> Core<S> {
         if p.metadata.size != Some(total_size) {
             return Err(DisconnectReason::BadMetadata);
         }
-        let Some(f) = self.fetches.get_mut(&total_size) else {
-            return Ok(());
-        };
-        let Some(len) = f.piece_len(piece) else {
-            return Err(DisconnectReason::BadMetadata);
-        };
-        if data.len() != len {
-            return Err(DisconnectReason::BadMetadata);
-        }
-        let single_other = f.single && f.source().is_some_and(|s| s != p.key);
-        let Some(slot) = usize::try_from(piece)
-            .ok()
-            .and_then(|i| f.pieces.get_mut(i))
-        else {
-            return Err(DisconnectReason::BadMetadata);
-        };
-        if slot.is_some() || single_other {
-            return Ok(());
-        }
-        *slot = Some(data);
-        if !f.contributors.contains(&p.key) {
-            f.contributors.push(p.key);
-        }
-        if f.pieces.iter().any(Option::is_none) {
-            return Ok(());
-        }
-        let Some(f) = self.fetches.remove(&total_size) else {
-            return Ok(());
-        };
-        let bytes: Vec<u8> = f.pieces.into_iter().flatten().flatten().collect();
-        let parsed = (crate::sha1(&bytes) == self.info_hash.0)
-            .then(|| Metainfo::from_info_bytes(bytes).ok())
-            .flatten();
-        match parsed {
-            Some(m) => self.pending.push_back(Deferred::Metadata(Box::new(m))),
-            None => self
+        match self
+            .fetches
+            .received(p.key, piece, total_size, data, self.info_hash)?
+        {
+            Fetched::Nothing => {}
+            Fetched::Metadata(m) => self.pending.push_back(Deferred::Metadata(m)),
+            Fetched::Failed(size, contributors) => self
                 .pending
-                .push_back(Deferred::MetadataFailed(total_size, f.contributors)),
+                .push_back(Deferred::MetadataFailed(size, contributors)),
         }
         Ok(())
     }
@@ -324,7 +431,7 @@ impl<S: PieceStore> Engine<S> {
             }
             self.disconnect(key, DisconnectReason::BadMetadata);
         } else {
-            self.core.fetches.insert(size, MetaFetch::new(size, true));
+            self.core.fetches.restart_single(size);
         }
         self.request_metadata();
     }
@@ -346,16 +453,7 @@ impl<S: PieceStore> Engine<S> {
                 }
             }
         }
-        let mut sizes: Vec<(usize, u64)> = offers.into_iter().map(|(s, n)| (n, s)).collect();
-        // Most offered first; among equals, sizes already being fetched, then the smaller.
-        sizes.sort_by_key(|&(n, s)| (std::cmp::Reverse(n), !c.fetches.contains_key(&s), s));
-        sizes.truncate(MAX_FETCHES);
-        c.fetches.retain(|s, _| sizes.iter().any(|&(_, k)| k == *s));
-        for &(_, size) in &sizes {
-            c.fetches
-                .entry(size)
-                .or_insert_with(|| MetaFetch::new(size, false));
-        }
+        c.fetches.keep_offered(offers);
         for p in self.peers.values_mut() {
             let (Some(their_id), Some(size)) = (p.metadata.ut_metadata, p.metadata.size) else {
                 continue;
@@ -363,20 +461,7 @@ impl<S: PieceStore> Engine<S> {
             if p.metadata.rejected {
                 continue;
             }
-            let Some(f) = c.fetches.get_mut(&size) else {
-                continue;
-            };
-            if f.single && f.source().is_some_and(|s| s != p.key) {
-                continue;
-            }
-            let mut ask = Vec::new();
-            for (i, (a, got)) in (0u32..).zip(f.asked.iter_mut().zip(&f.pieces)) {
-                if a.is_none() && got.is_none() {
-                    *a = Some((p.key, now));
-                    ask.push(i);
-                }
-            }
-            for piece in ask {
+            for piece in c.fetches.ask(p.key, size, now) {
                 c.emit(p, &UtMetadata::Request { piece }.to_message(their_id));
             }
         }

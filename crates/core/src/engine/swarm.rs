@@ -409,10 +409,7 @@ impl<S: PieceStore> Engine<S> {
                 stalled = true;
             }
         }
-        let mut expired = false;
-        for f in self.core.fetches.values_mut() {
-            expired |= f.expire(now);
-        }
+        let expired = self.core.fetches.expire(now);
         if expired {
             self.request_metadata();
         }
