@@ -246,7 +246,7 @@ impl<S: PieceStore> Core<S> {
         }
         if credited {
             let n = u64::from(len);
-            p.down.record(now, n);
+            p.down_rate.record(now, n);
             p.download.pipeline_rate.record(now, n);
             self.down_rate.record(now, n);
             p.last_block_at = Some(now);

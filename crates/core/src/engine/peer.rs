@@ -1,5 +1,10 @@
 //! One connection: its state, and how each message from it is handled.
 //!
+//! [`Peer`] holds what every side of the protocol reads (flags, its pieces, timestamps); the
+//! rest is owned by the module of that side, in a type with private fields: the download side
+//! (our requests at it) is [`Download`], the upload side (its requests at us) [`Upload`], and
+//! its `ut_metadata` side [`PeerMetadata`].
+//!
 //! Handlers here see one peer and the engine's [`Core`]; work that touches other peers (have
 //! broadcasts after a verified piece, endgame cancels, choker slot changes, disconnects) is
 //! queued as a [`Deferred`] and carried out by the engine right after.
@@ -34,6 +39,7 @@ pub(super) struct Peer {
     pub client: Option<String>,
     /// `Event::PeerHandshake` was emitted for it.
     pub handshake_emitted: bool,
+    /// Its handshake has the BEP 10 bit.
     pub extended: bool,
     /// Its `ut_metadata` side (see `metadata`).
     pub metadata: PeerMetadata,
@@ -50,9 +56,12 @@ pub(super) struct Peer {
     /// It sent blocks of a piece that failed its hash check, and no piece from it alone has
     /// passed since: it gets blocks of one exclusive piece at a time.
     pub parole: bool,
+    /// When a block we asked for last came from it, and since when we are interested (the
+    /// choker's snub and withholding rules).
     pub last_block_at: Option<Time>,
     pub am_interested_since: Option<Time>,
-    pub down: RateEstimator,
+    /// Block bytes it sent us that we asked for (the choker ranks by it).
+    pub down_rate: RateEstimator,
     /// Its requests at us (see `upload`).
     pub upload: Upload,
     /// Bytes in its transport (as last reported, plus what we emitted since).
@@ -90,7 +99,7 @@ impl Peer {
             parole: false,
             last_block_at: None,
             am_interested_since: None,
-            down: RateEstimator::new(window, now),
+            down_rate: RateEstimator::new(window, now),
             upload: Upload::new(window, now),
             buffered: 0,
             connected_at: now,
@@ -109,7 +118,7 @@ impl Peer {
             peer: self.key,
             peer_id: self.peer_id,
             client: self.client.clone(),
-            download_rate: self.down.rate(now),
+            download_rate: self.down_rate.rate(now),
             upload_rate: self.upload.rate(now),
             am_choking: self.am_choking,
             am_interested: self.am_interested,
@@ -130,7 +139,7 @@ impl Peer {
         Candidate {
             peer: self.key,
             peer_interested: self.peer_interested,
-            download_rate: self.down.rate(now),
+            download_rate: self.down_rate.rate(now),
             upload_rate: self.upload.rate(now),
             connected_at: self.connected_at,
             am_interested_since: self.am_interested_since,
