@@ -28,11 +28,11 @@ use std::rc::{Rc, Weak};
 
 use futures::channel::oneshot;
 use tabswarm_core::engine::{Config, Engine, Event, Input, Output, PeerKey, Stats, Torrent};
+use tabswarm_core::ids::PeerId;
 use tabswarm_core::magnet::Magnet;
 use tabswarm_core::metainfo::Metainfo;
 use tabswarm_core::picker::PieceState;
 use tabswarm_core::time::Time;
-use tabswarm_core::tracker_proto::{InfoHash as WireInfoHash, PeerId};
 use wasm_bindgen::JsValue;
 
 use crate::api::{ErrorCode, Failure, PeerInfo, TorrentEvent};
@@ -160,7 +160,7 @@ impl Driver {
                 }
             })
         };
-        let mut engine_config = Config::new(config.peer_id, js::random_seed());
+        let mut engine_config = Config::new(PeerId(config.peer_id), js::random_seed());
         engine_config.max_send_buffer = u64::from(rtc::HIGH_WATER);
         engine_config.upload_limit = config.upload_limit;
         engine_config.download_limit = config.download_limit;
@@ -196,7 +196,7 @@ impl Driver {
             w
         };
         let identity = Identity {
-            info_hash: WireInfoHash(info_hash.0),
+            info_hash,
             peer_id: PeerId(config.peer_id),
             rtc: config.rtc.clone(),
         };
@@ -358,7 +358,7 @@ impl Driver {
                 let code = match st {
                     PieceState::Have => 2,
                     PieceState::InFlight => 1,
-                    PieceState::Missing | PieceState::NotNeeded => 0,
+                    PieceState::Missing => 0,
                 };
                 (code, avail)
             })
@@ -673,12 +673,11 @@ impl Driver {
                 format!("piece {piece} failed its hash check; fetching it again"),
             ))),
             Event::PeerBanned { peer_id, .. } => {
-                self.slots.ban(PeerId(peer_id));
+                self.slots.ban(peer_id);
                 fx.push(error_effect(Failure::new(
                     ErrorCode::PeerBanned,
                     format!(
-                        "banned peer {} after {} hash failures",
-                        hex(&peer_id),
+                        "banned peer {peer_id} after {} hash failures",
                         tabswarm_core::engine::BAN_STRIKES
                     ),
                 )));
@@ -696,7 +695,7 @@ impl Driver {
                 client,
             } => {
                 let who = PeerInfo {
-                    id: hex(&peer_id),
+                    id: peer_id.to_hex(),
                     client,
                 };
                 fx.push(Effect::Emit(TorrentEvent::Wire, who.to_js()));
@@ -790,21 +789,11 @@ impl Driver {
         let Ok(s) = self.state.try_borrow() else {
             return self.transfer.get();
         };
-        let st = s.engine.stats();
-        let left = s.engine.metainfo().map(|m| {
-            let lengths = m.info.lengths();
-            let have = s.engine.have();
-            let mut bytes = u64::from(have.count_ones()) * u64::from(lengths.piece_length());
-            let last = lengths.last_piece();
-            if have.get(last.get()) {
-                bytes -= u64::from(lengths.piece_length() - lengths.piece_len(last));
-            }
-            lengths.total_length().saturating_sub(bytes)
-        });
+        let c = s.engine.counters();
         let t = Transfer {
-            uploaded: st.uploaded,
-            downloaded: st.downloaded,
-            left,
+            uploaded: c.uploaded,
+            downloaded: c.downloaded,
+            left: s.engine.bytes_left(),
         };
         self.transfer.set(t);
         t
@@ -946,9 +935,4 @@ fn event_named(name: &str) -> Result<TorrentEvent, Failure> {
 
 fn dropped() -> Failure {
     Failure::new(ErrorCode::Destroyed, "the torrent was dropped")
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -54,7 +54,7 @@ pub fn version() -> String {
 /// SHA-1 of `data` as 40 lowercase hex digits (a self-check the page runs at load).
 #[wasm_bindgen(js_name = sha1Hex)]
 pub fn sha1_hex(data: &[u8]) -> String {
-    driver::hex(&tabswarm_core::sha1(data))
+    tabswarm_core::ids::hex(&tabswarm_core::sha1(data))
 }
 
 /// A BitTorrent client in the page: `new Client({ announce, iceServers, storage })`.
@@ -226,7 +226,7 @@ impl Client {
     /// This client's peer id (hex).
     #[wasm_bindgen(getter, js_name = peerId)]
     pub fn peer_id(&self) -> String {
-        driver::hex(&self.inner.peer_id)
+        tabswarm_core::ids::hex(&self.inner.peer_id)
     }
 
     /// The torrents of this client.
@@ -501,9 +501,7 @@ impl Torrent {
             .iter()
             .map(|p| {
                 let o = JsValue::from(js_sys::Object::new());
-                let id = p
-                    .peer_id
-                    .map_or(JsValue::NULL, |id| driver::hex(&id).into());
+                let id = p.peer_id.map_or(JsValue::NULL, |id| id.to_hex().into());
                 let client = p.client.clone().map_or(JsValue::NULL, JsValue::from);
                 set(&o, "id", &id);
                 set(&o, "client", &client);

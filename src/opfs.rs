@@ -51,10 +51,7 @@ impl OpfsStore {
     pub(crate) fn new(notify: StoreNotify) -> OpfsStore {
         let mut id = [0u8; 8];
         crate::js::random_bytes(&mut id);
-        let dir_name = format!(
-            "tabswarm-{}",
-            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let dir_name = format!("tabswarm-{}", tabswarm_core::ids::hex(&id));
         let name = dir_name.clone();
         let dir = async move {
             let storage = navigator_storage().ok_or("no navigator.storage")?;

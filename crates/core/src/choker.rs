@@ -42,7 +42,7 @@
 
 use std::time::Duration;
 
-use crate::engine::PeerKey;
+use crate::ids::PeerKey;
 use crate::rng::Rng;
 use crate::time::Time;
 
@@ -114,10 +114,10 @@ pub struct Choker {
     /// Regular slots handed out between rounds to peers that had sent us nothing, and when.
     probation: Vec<(PeerKey, Time)>,
     /// Peers that sent us nothing during their probation: no more slots between rounds.
-    failed: Vec<PeerKey>,
+    failed_probation: Vec<PeerKey>,
     /// Peers that withheld through a round in the optimistic slot: not drawn again while
     /// others wait, until they send us a block.
-    spurned: Vec<PeerKey>,
+    withheld_optimistic: Vec<PeerKey>,
 }
 
 /// How long a peer unchoked between rounds may send us nothing before its slot moves on.
@@ -139,8 +139,8 @@ impl Choker {
             next_rechoke,
             next_optimistic: now,
             probation: Vec::new(),
-            failed: Vec::new(),
-            spurned: Vec::new(),
+            failed_probation: Vec::new(),
+            withheld_optimistic: Vec::new(),
         }
     }
 
@@ -175,7 +175,7 @@ impl Choker {
     ) {
         self.next_rechoke = now + self.config.rechoke_interval;
         self.probation.clear();
-        self.failed.retain(|p| {
+        self.failed_probation.retain(|p| {
             candidates
                 .iter()
                 .any(|c| c.peer == *p && c.download_rate == 0)
@@ -186,7 +186,7 @@ impl Choker {
             .into_iter()
             .take(self.config.unchoke_slots as usize)
             .collect();
-        self.spurned.retain(|p| {
+        self.withheld_optimistic.retain(|p| {
             candidates
                 .iter()
                 .any(|c| c.peer == *p && c.last_block_at.is_none())
@@ -203,7 +203,7 @@ impl Choker {
                 && !spurns
         });
         if spurns {
-            self.spurned.extend(self.optimistic);
+            self.withheld_optimistic.extend(self.optimistic);
         }
         if !keep_optimistic {
             self.optimistic = self.draw_optimistic(now, candidates, rng);
@@ -234,7 +234,9 @@ impl Choker {
     /// Whether `c` may be given a slot between rounds: while we download, not if it has sent
     /// us nothing and either withholds or already failed a probation.
     fn may_take_free_slot(&self, c: &Candidate, seeding: bool) -> bool {
-        seeding || c.last_block_at.is_some() || !(self.failed.contains(&c.peer) || c.withholds())
+        seeding
+            || c.last_block_at.is_some()
+            || !(self.failed_probation.contains(&c.peer) || c.withholds())
     }
 
     /// Gives `c` a regular slot between rounds; while downloading, a peer that has sent us
@@ -288,7 +290,7 @@ impl Choker {
             if !self.regular.contains(&peer) {
                 continue;
             }
-            self.failed.push(peer);
+            self.failed_probation.push(peer);
             self.on_leave(now, peer, seeding, candidates, rng, changes);
         }
     }
@@ -360,7 +362,8 @@ impl Choker {
             .iter()
             .filter(|c| {
                 c.peer_interested
-                    && (seeding || (!self.is_snubbed(now, c) && !self.failed.contains(&c.peer)))
+                    && (seeding
+                        || (!self.is_snubbed(now, c) && !self.failed_probation.contains(&c.peer)))
             })
             .map(|c| {
                 let rate = if seeding {
@@ -393,8 +396,11 @@ impl Choker {
             .iter()
             .filter(|c| c.peer_interested && !self.regular.contains(&c.peer))
             .collect();
-        if pool.iter().any(|c| !self.spurned.contains(&c.peer)) {
-            pool.retain(|c| !self.spurned.contains(&c.peer));
+        if pool
+            .iter()
+            .any(|c| !self.withheld_optimistic.contains(&c.peer))
+        {
+            pool.retain(|c| !self.withheld_optimistic.contains(&c.peer));
         }
         let total: u64 = pool.iter().map(|c| weight(c)).sum();
         let mut pick = rng.below(total);

@@ -12,26 +12,58 @@
 //! Not draining fully before the next input is allowed but wasteful; the timeout is only
 //! correct once everything before it was drained. A worked loop:
 //!
-//! ```ignore
-//! let mut input = Some(Input::Connected { peer });
+//! ```no_run
+//! use tabswarm_core::engine::{Config, DisconnectReason, Engine, Event, Input, Output, Torrent};
+//! use tabswarm_core::ids::{InfoHash, PeerId, PeerKey};
+//! use tabswarm_core::store::MemoryStore;
+//! use tabswarm_core::time::Time;
+//!
+//! /// What the transport reports.
+//! enum Io {
+//!     Opened(PeerKey),
+//!     Bytes(PeerKey, Vec<u8>),
+//!     Drained(PeerKey, u64),
+//!     Closed(PeerKey),
+//! }
+//!
+//! /// A stub; a real one wraps data channels (or sockets) and a clock.
+//! struct Transport;
+//! impl Transport {
+//!     fn now(&self) -> Time { Time::ZERO }
+//!     fn send(&mut self, _peer: PeerKey, _data: Vec<u8>) {}
+//!     fn close(&mut self, _peer: PeerKey, _reason: DisconnectReason) {}
+//!     /// The next I/O, or `None` once `deadline` passed.
+//!     fn wait_until(&mut self, _deadline: Time) -> Option<Io> { None }
+//! }
+//!
+//! fn show(_event: Event) {}
+//!
+//! let config = Config::new(PeerId(*b"-TS0100-000000000000"), 7);
+//! let torrent = Torrent::Magnet(InfoHash([0xab; 20]));
+//! let mut engine = Engine::new(config, torrent, MemoryStore::new()).unwrap();
+//! let mut transport = Transport;
+//! let mut io = Some(Io::Opened(PeerKey(1)));
 //! loop {
-//!     if let Some(i) = input.take() {
-//!         engine.handle_input(now(), i);
+//!     let now = transport.now();
+//!     match io.take() {
+//!         Some(Io::Opened(peer)) => engine.handle_input(now, Input::Connected { peer }),
+//!         Some(Io::Bytes(peer, data)) => engine.handle_input(now, Input::Data { peer, data: &data }),
+//!         Some(Io::Drained(peer, buffered)) => {
+//!             engine.handle_input(now, Input::SendBuffer { peer, buffered })
+//!         }
+//!         Some(Io::Closed(peer)) => engine.handle_input(now, Input::Disconnected { peer }),
+//!         None => engine.handle_input(now, Input::Timeout),
 //!     }
+//!     // Drain: everything up to the next deadline.
 //!     let deadline = loop {
-//!         match engine.poll_output(now()) {
+//!         match engine.poll_output(transport.now()) {
 //!             Output::Send { peer, data } => transport.send(peer, data),
 //!             Output::Disconnect { peer, reason } => transport.close(peer, reason),
-//!             Output::Event(event) => ui.show(event),
+//!             Output::Event(event) => show(event),
 //!             Output::Timeout(at) => break at,
 //!         }
 //!     };
-//!     input = Some(match transport.wait_until(deadline) {
-//!         Some(Io::Bytes(peer, bytes)) => { engine.handle_input(now(), Input::Data { peer, data: &bytes }); continue }
-//!         Some(Io::Drained(peer, buffered)) => Input::SendBuffer { peer, buffered },
-//!         Some(Io::Closed(peer)) => Input::Disconnected { peer },
-//!         None => Input::Timeout,
-//!     });
+//!     io = transport.wait_until(deadline);
 //! }
 //! ```
 //!
@@ -77,13 +109,16 @@ mod superseed;
 mod swarm;
 #[cfg(test)]
 mod tests;
+mod upload;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
 use crate::bitfield::{Bitfield, BitfieldError};
 use crate::choker::{Choker, ChokerConfig};
+use crate::ids::PeerId;
+pub use crate::ids::PeerKey;
 use crate::lengths::{BlockInfo, Lengths, PieceIndex};
 use crate::metainfo::{InfoHash, Metainfo};
 use crate::picker::{PickMode, Picker, PieceState};
@@ -93,13 +128,10 @@ use crate::store::{MemoryStore, PieceStore, StoreError};
 use crate::time::Time;
 use crate::wire::WireError;
 
-use metadata::MetaFetch;
+use metadata::Fetches;
 use peer::Peer;
 use superseed::SuperSeed;
-
-/// The driver's handle for one peer connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PeerKey(pub u64);
+use swarm::PeerIds;
 
 /// The default of [`Config::ban_strikes`].
 pub const BAN_STRIKES: u32 = 3;
@@ -110,7 +142,7 @@ pub const SEND_CHUNK: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Our peer id (the caller makes it, e.g. `-TS0100-` + 12 random characters).
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// Seed of every random choice the engine makes (tie-breaks, optimistic unchokes).
     pub seed: u64,
     /// `v` in our extended handshake.
@@ -155,7 +187,7 @@ impl Config {
     /// Defaults: pipeline 250, 4 unchoke slots, rechoke 10 s, optimistic 30 s, snub 60 s,
     /// rate window 20 s, request timeout 30 s, keep-alive 55 s, idle 150 s, handshake 25 s,
     /// send buffer 1 MiB, no limits, rarest-first.
-    pub fn new(peer_id: [u8; 20], seed: u64) -> Config {
+    pub fn new(peer_id: PeerId, seed: u64) -> Config {
         let choker = ChokerConfig::default();
         Config {
             peer_id,
@@ -242,7 +274,7 @@ pub enum Event {
     },
     PeerBanned {
         peer: PeerKey,
-        peer_id: [u8; 20],
+        peer_id: PeerId,
     },
     /// Every piece verified (once per engine; not emitted when started as a seed).
     Done,
@@ -250,7 +282,7 @@ pub enum Event {
     /// derived from its peer id.
     PeerHandshake {
         peer: PeerKey,
-        peer_id: [u8; 20],
+        peer_id: PeerId,
         client: Option<String>,
     },
     /// The store failed; the piece involved (if any) is treated as missing.
@@ -378,11 +410,20 @@ pub struct Counters {
     pub upload_rate: u64,
 }
 
+/// The byte counters the engine keeps; [`Counters`] adds what is derived.
+#[derive(Debug, Clone, Copy, Default)]
+struct ByteCounts {
+    downloaded: u64,
+    uploaded: u64,
+    received: u64,
+    wasted: u64,
+}
+
 /// One connection, for the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerStats {
     pub peer: PeerKey,
-    pub peer_id: Option<[u8; 20]>,
+    pub peer_id: Option<PeerId>,
     pub client: Option<String>,
     pub download_rate: u64,
     pub upload_rate: u64,
@@ -409,7 +450,7 @@ struct Core<S> {
     info_hash: InfoHash,
     meta: Option<Metainfo>,
     /// Metadata downloads in progress, one per announced size.
-    fetches: BTreeMap<u64, MetaFetch>,
+    fetches: Fetches,
     picker: Option<Picker>,
     have: Bitfield,
     store: S,
@@ -428,37 +469,28 @@ struct Core<S> {
     /// Work that touches other peers, queued by per-peer handlers.
     pending: VecDeque<Deferred>,
     buffers: BTreeMap<u32, PieceBuf>,
-    /// Proven offences per peer id, and the ids banned for them.
-    strikes: BTreeMap<[u8; 20], u32>,
-    banned: BTreeSet<[u8; 20]>,
-    /// Peer ids on parole (see `swarm`).
-    parole: BTreeSet<[u8; 20]>,
+    /// Connected, paroled, struck and banned peer ids (see `swarm`).
+    ids: PeerIds,
     /// Who sent each block of failed pieces, with the block's hash, per failed attempt: when
     /// the piece passes, the senders of blocks that differ from the good ones are proven bad.
     suspects: BTreeMap<u32, Vec<Vec<Option<Blame>>>>,
-    /// Peer ids of the connections whose handshake we accepted.
-    peer_ids: BTreeSet<[u8; 20]>,
     /// Bytes of the pieces in `have`.
     have_bytes: u64,
-    downloaded: u64,
-    uploaded: u64,
-    received: u64,
-    wasted: u64,
+    /// What `downloaded`, `uploaded`, `received` and `wasted` count (see [`Stats`]).
+    bytes: ByteCounts,
     down_rate: RateEstimator,
     up_rate: RateEstimator,
     done: bool,
     trace: Vec<TraceEvent>,
     /// Initial-seeding state while that mode lasts.
     super_seed: Option<SuperSeed>,
-    /// Set when initial seeding should end (every piece seen in the swarm).
-    end_super_seeding: bool,
 }
 
 /// Blocks of one piece being assembled; allocated at the piece's first request.
 struct PieceBuf {
     data: Vec<u8>,
     /// Per block: the connection and peer id that sent it.
-    from: Vec<Option<(PeerKey, [u8; 20])>>,
+    from: Vec<Option<(PeerKey, PeerId)>>,
 }
 
 impl PieceBuf {
@@ -474,7 +506,7 @@ impl PieceBuf {
 #[derive(Clone, Copy)]
 struct Blame {
     peer: PeerKey,
-    peer_id: [u8; 20],
+    peer_id: PeerId,
     hash: crate::Sha1Digest,
 }
 
@@ -530,15 +562,19 @@ impl<S: PieceStore> Engine<S> {
             }
             None => (None, Bitfield::new(0)),
         };
-        let super_seed =
-            (seeding && config.super_seeding).then(|| SuperSeed::new(have.len(), &mut rng));
+        let super_seed = match &meta {
+            Some(m) if seeding && config.super_seeding => {
+                Some(SuperSeed::new(have.len(), m.info.piece_length(), &mut rng))
+            }
+            _ => None,
+        };
         let choker = Choker::new(choker_config(&config), Time::ZERO);
         let window = config.rate_window;
         Ok(Engine {
             core: Core {
                 info_hash,
                 meta,
-                fetches: BTreeMap::new(),
+                fetches: Fetches::default(),
                 picker,
                 have,
                 store,
@@ -554,22 +590,15 @@ impl<S: PieceStore> Engine<S> {
                 dirty: Vec::new(),
                 pending: VecDeque::new(),
                 buffers: BTreeMap::new(),
-                strikes: BTreeMap::new(),
-                banned: BTreeSet::new(),
-                parole: BTreeSet::new(),
+                ids: PeerIds::default(),
                 suspects: BTreeMap::new(),
-                peer_ids: BTreeSet::new(),
                 have_bytes: if seeding { total_length } else { 0 },
-                downloaded: 0,
-                uploaded: 0,
-                received: 0,
-                wasted: 0,
+                bytes: ByteCounts::default(),
                 down_rate: RateEstimator::new(window, Time::ZERO),
                 up_rate: RateEstimator::new(window, Time::ZERO),
                 done: seeding,
                 trace: Vec::new(),
                 super_seed,
-                end_super_seeding: false,
                 config,
             },
             peers: BTreeMap::new(),
@@ -595,8 +624,7 @@ impl<S: PieceStore> Engine<S> {
             }
             Input::StoreReady => {
                 for p in self.peers.values_mut() {
-                    if p.parked {
-                        p.parked = false;
+                    if p.upload.unpark() {
                         self.core.serve(p);
                     }
                 }
@@ -670,6 +698,12 @@ impl<S: PieceStore> Engine<S> {
         &self.core.have
     }
 
+    /// Bytes not yet verified (a tracker's `left`); `None` before the metadata.
+    pub fn bytes_left(&self) -> Option<u64> {
+        let total = self.core.meta.as_ref()?.info.total_length();
+        Some(total.saturating_sub(self.core.have_bytes))
+    }
+
     /// Every piece verified.
     pub fn is_complete(&self) -> bool {
         self.core.picker.as_ref().is_some_and(Picker::is_complete)
@@ -702,10 +736,10 @@ impl<S: PieceStore> Engine<S> {
             },
             pieces_have: c.have.count_ones(),
             pieces_total,
-            downloaded: c.downloaded,
-            uploaded: c.uploaded,
-            received: c.received,
-            wasted: c.wasted,
+            downloaded: c.bytes.downloaded,
+            uploaded: c.bytes.uploaded,
+            received: c.bytes.received,
+            wasted: c.bytes.wasted,
             download_rate: c.down_rate.rate(now),
             upload_rate: c.up_rate.rate(now),
             peers: self.peers.values().map(|p| p.stats(now)).collect(),
@@ -715,11 +749,12 @@ impl<S: PieceStore> Engine<S> {
     /// The byte counters and rates of [`stats`](Self::stats), without building the peer list.
     pub fn counters(&self) -> Counters {
         let c = &self.core;
+        let b = c.bytes;
         Counters {
-            downloaded: c.downloaded,
-            uploaded: c.uploaded,
-            received: c.received,
-            wasted: c.wasted,
+            downloaded: b.downloaded,
+            uploaded: b.uploaded,
+            received: b.received,
+            wasted: b.wasted,
             have: c.have_bytes,
             download_rate: c.down_rate.rate(c.now),
             upload_rate: c.up_rate.rate(c.now),
@@ -774,7 +809,7 @@ impl<S: PieceStore> Engine<S> {
             }
         }
         for p in self.peers.values() {
-            for (b, _) in &p.requests {
+            for b in p.download.requests() {
                 if lengths
                     .validate_block(b.piece.get(), b.begin, b.len)
                     .is_none()
@@ -829,15 +864,16 @@ impl<S: PieceStore> Engine<S> {
         };
         self.core.withdraw_requests(&mut p);
         if let Some(id) = p.peer_id {
-            self.core.peer_ids.remove(&id);
+            self.core.ids.leave(id);
         }
         if let Some(picker) = &mut self.core.picker {
             picker.remove_peer(&p.has);
         }
+        if let Some(ss) = &mut self.core.super_seed {
+            ss.forget(key);
+        }
         if self.core.meta.is_none() {
-            for fetch in self.core.fetches.values_mut() {
-                fetch.forget_peer(key);
-            }
+            self.core.fetches.forget_peer(key);
             self.core.pending.push_back(Deferred::RequestMetadata);
         }
         self.choke_round(|ch, now, seeding, cands, rng, out| {

@@ -9,11 +9,14 @@
 //! then drain `poll_output()` until it returns `Output::Timeout(at)`; call it again with
 //! `Input::Timeout` at or after `at` (or sooner, if another input arrives).
 
+#![warn(unreachable_pub)]
+
 pub mod bencode;
 pub mod bitfield;
 pub mod choker;
 pub mod engine;
 pub mod glare;
+pub mod ids;
 pub mod lengths;
 pub mod magnet;
 pub mod metainfo;

@@ -20,91 +20,11 @@ use crate::bencode::{self, BencodeError, Value};
 use crate::lengths::{Lengths, LengthsError, PieceIndex};
 
 mod create;
+pub use crate::ids::InfoHash;
 pub use create::{default_piece_length, TorrentBuilder};
 
 /// Largest `piece length` we accept: 64 MiB (a verified piece is held in memory whole).
 pub const MAX_PIECE_LENGTH: u32 = 1 << 26;
-
-/// The 20-byte SHA-1 of a torrent's info dict.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct InfoHash(pub [u8; 20]);
-
-impl InfoHash {
-    /// SHA-1 of `info_bytes`.
-    pub fn of(info_bytes: &[u8]) -> InfoHash {
-        InfoHash(crate::sha1(info_bytes))
-    }
-
-    pub fn as_bytes(&self) -> &[u8; 20] {
-        &self.0
-    }
-
-    /// From 40 hex digits, either case.
-    pub fn from_hex(s: &str) -> Option<InfoHash> {
-        let s = s.as_bytes();
-        if s.len() != 40 {
-            return None;
-        }
-        let mut out = [0u8; 20];
-        for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-            let hi = char::from(pair[0]).to_digit(16)?;
-            let lo = char::from(pair[1]).to_digit(16)?;
-            *o = u8::try_from(hi * 16 + lo).ok()?;
-        }
-        Some(InfoHash(out))
-    }
-
-    /// From 32 RFC 4648 base32 characters (`A-Z2-7`, either case), as in old magnet links.
-    pub fn from_base32(s: &str) -> Option<InfoHash> {
-        let s = s.as_bytes();
-        if s.len() != 32 {
-            return None;
-        }
-        let mut out = [0u8; 20];
-        let mut acc: u64 = 0;
-        let mut bits = 0u32;
-        let mut i = 0;
-        for &c in s {
-            let v = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a',
-                b'2'..=b'7' => c - b'2' + 26,
-                _ => return None,
-            };
-            acc = (acc << 5) | u64::from(v);
-            bits += 5;
-            if bits >= 8 {
-                bits -= 8;
-                out[i] = (acc >> bits).to_le_bytes()[0];
-                i += 1;
-            }
-        }
-        Some(InfoHash(out))
-    }
-
-    /// 40 lowercase hex digits.
-    pub fn to_hex(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl fmt::Display for InfoHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for InfoHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InfoHash({self})")
-    }
-}
-
-impl From<[u8; 20]> for InfoHash {
-    fn from(b: [u8; 20]) -> InfoHash {
-        InfoHash(b)
-    }
-}
 
 /// Why a torrent, an info dict or a torrent being built was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -417,7 +337,7 @@ impl Metainfo {
         let info = Info::from_bytes(&info_bytes)?;
         Ok(Metainfo {
             info,
-            info_hash: InfoHash::of(&info_bytes),
+            info_hash: InfoHash(crate::sha1(&info_bytes)),
             info_bytes,
             announce: Vec::new(),
             url_list: Vec::new(),
@@ -600,7 +520,7 @@ mod tests {
         assert_eq!(m.info_bytes, info);
         assert_ne!(
             m.info_hash,
-            InfoHash::of(&m.info.to_bytes()),
+            InfoHash(crate::sha1(&m.info.to_bytes())),
             "re-encoding differs"
         );
         assert_eq!(m.announce, ["wss://t.example"]);

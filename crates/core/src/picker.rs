@@ -5,7 +5,6 @@
 //! - `Have`: verified and stored. Terminal.
 //! - `InFlight`: some of its blocks are requested or received; it owns a block table and sits
 //!   in the *partial* list while some block is neither requested nor received.
-//! - `NotNeeded`: deselected by the user ([`Picker::set_wanted`]); never picked.
 //! - `Missing`: wanted, nothing requested; it sits in the availability-ordered list.
 //!
 //! A missing piece becomes in flight when its first block is picked; it returns to missing when
@@ -64,7 +63,6 @@ pub const ENDGAME_BLOCKS: u32 = 16;
 pub enum PieceState {
     Have,
     InFlight,
-    NotNeeded,
     Missing,
 }
 
@@ -203,11 +201,6 @@ impl Picker {
         self.avail[piece.get() as usize]
     }
 
-    /// Verified pieces.
-    pub fn have_count(&self) -> u32 {
-        self.have
-    }
-
     /// Every wanted piece is verified.
     pub fn is_complete(&self) -> bool {
         self.wanted_left == 0
@@ -253,31 +246,6 @@ impl Picker {
     /// A peer announced `have` for `piece`.
     pub fn peer_has(&mut self, piece: PieceIndex) {
         self.inc(piece.get());
-    }
-
-    /// Selects or deselects a piece. Only missing and not-needed pieces change; in-flight and
-    /// verified ones are left as they are. Returns whether the state changed.
-    pub fn set_wanted(&mut self, piece: PieceIndex, wanted: bool) -> bool {
-        let i = piece.get();
-        match (self.state[i as usize], wanted) {
-            (PieceState::Missing, false) => {
-                self.remove_from_order(i);
-                self.state[i as usize] = PieceState::NotNeeded;
-                set_bit(&mut self.missing_mask, i, false);
-                set_bit(&mut self.want_mask, i, false);
-                self.wanted_left -= 1;
-                true
-            }
-            (PieceState::NotNeeded, true) => {
-                self.state[i as usize] = PieceState::Missing;
-                self.insert_into_order(i);
-                set_bit(&mut self.missing_mask, i, true);
-                set_bit(&mut self.want_mask, i, true);
-                self.wanted_left += 1;
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Whether every missing block is requested (see rule 3).
@@ -487,7 +455,7 @@ impl Picker {
                 self.remove_from_order(i);
                 set_bit(&mut self.missing_mask, i, false);
             }
-            PieceState::NotNeeded | PieceState::Have => {}
+            PieceState::Have => {}
         }
         if self.wants(i) {
             self.wanted_left -= 1;

@@ -40,36 +40,21 @@ use encode::{latin1, to_json};
 /// The announce interval (seconds) that WebTorrent trackers send: 120.
 pub const DEFAULT_INTERVAL_SECS: u32 = 120;
 
-macro_rules! id20 {
-    ($(#[$doc:meta])* $name:ident, $field:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name(pub [u8; 20]);
+pub use crate::ids::{InfoHash, OfferId, PeerId};
 
+/// The tracker's wire form of a 20-byte id: a binary string (see the module docs).
+macro_rules! binary_string_form {
+    ($name:ident, $field:literal) => {
         impl $name {
             /// Parses a 20-character binary string (one char per byte, each <= U+00FF).
             pub fn from_binary_str(s: &str) -> Result<Self, ProtoError> {
-                parse_binary_str(s).map($name).map_err(|p| p.into_error($field))
+                parse_binary_str(s)
+                    .map($name)
+                    .map_err(|p| p.into_error($field))
             }
             /// The binary-string form (20 chars, Latin-1) used on the wire.
             pub fn to_binary_string(&self) -> String {
                 self.0.iter().map(|&b| char::from(b)).collect()
-            }
-            /// Lower-case hex, 40 characters (for logs and display).
-            pub fn to_hex(&self) -> String {
-                to_hex(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), to_hex(&self.0))
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&to_hex(&self.0))
             }
         }
 
@@ -85,27 +70,17 @@ macro_rules! id20 {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let raw = RawId::deserialize(d)?;
-                raw.0.map($name).map_err(|p| de::Error::custom(p.into_error($field)))
+                raw.0
+                    .map($name)
+                    .map_err(|p| de::Error::custom(p.into_error($field)))
             }
         }
     };
 }
 
-id20!(
-    /// A torrent's info hash (SHA-1 of the bencoded info dict).
-    InfoHash,
-    "info_hash"
-);
-id20!(
-    /// A peer id (20 bytes; WebTorrent uses `-WW0300-` + base64 of 9 random bytes).
-    PeerId,
-    "peer_id"
-);
-id20!(
-    /// The id a peer gives one of its WebRTC offers; the answer echoes it.
-    OfferId,
-    "offer_id"
-);
+binary_string_form!(InfoHash, "info_hash");
+binary_string_form!(PeerId, "peer_id");
+binary_string_form!(OfferId, "offer_id");
 
 /// Why a message was rejected. Each variant is one rule of the protocol; the `Display` text is
 /// what a tracker puts in `failure reason`.
@@ -496,16 +471,6 @@ fn parse_binary_str(s: &str) -> Result<[u8; 20], IdProblem> {
     } else {
         Err(IdProblem::Length)
     }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    s
 }
 
 #[cfg(feature = "json")]

@@ -29,6 +29,7 @@
 use std::fmt;
 
 use crate::bencode::BencodeError;
+use crate::ids::{InfoHash, PeerId};
 use crate::lengths::BLOCK_LEN;
 
 mod decoder;
@@ -181,8 +182,8 @@ impl From<BencodeError> for WireError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handshake {
     pub reserved: [u8; 8],
-    pub info_hash: [u8; 20],
-    pub peer_id: [u8; 20],
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
 }
 
 impl Handshake {
@@ -190,7 +191,7 @@ impl Handshake {
     pub const OUR_RESERVED: [u8; 8] = [0, 0, 0, 0, 0, 0x10, 0, 0];
 
     /// Our handshake for `info_hash`.
-    pub fn new(info_hash: [u8; 20], peer_id: [u8; 20]) -> Handshake {
+    pub fn new(info_hash: InfoHash, peer_id: PeerId) -> Handshake {
         Handshake {
             reserved: Self::OUR_RESERVED,
             info_hash,
@@ -203,18 +204,13 @@ impl Handshake {
         self.reserved[5] & 0x10 != 0
     }
 
-    /// BEP 6 bit (informational: we never negotiate the fast extension).
-    pub fn supports_fast(&self) -> bool {
-        self.reserved[7] & 0x04 != 0
-    }
-
     pub fn encode(&self) -> [u8; HANDSHAKE_LEN] {
         let mut out = [0u8; HANDSHAKE_LEN];
         out[0] = 19;
         out[1..20].copy_from_slice(PROTOCOL);
         out[20..28].copy_from_slice(&self.reserved);
-        out[28..48].copy_from_slice(&self.info_hash);
-        out[48..68].copy_from_slice(&self.peer_id);
+        out[28..48].copy_from_slice(&self.info_hash.0);
+        out[48..68].copy_from_slice(&self.peer_id.0);
         out
     }
 
@@ -226,12 +222,12 @@ impl Handshake {
         check_handshake_prefix(bytes)?;
         let mut h = Handshake {
             reserved: [0; 8],
-            info_hash: [0; 20],
-            peer_id: [0; 20],
+            info_hash: InfoHash::default(),
+            peer_id: PeerId::default(),
         };
         h.reserved.copy_from_slice(&bytes[20..28]);
-        h.info_hash.copy_from_slice(&bytes[28..48]);
-        h.peer_id.copy_from_slice(&bytes[48..68]);
+        h.info_hash.0.copy_from_slice(&bytes[28..48]);
+        h.peer_id.0.copy_from_slice(&bytes[48..68]);
         Ok(h)
     }
 }
@@ -378,8 +374,13 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    const INFO_HASH: [u8; 20] = [0xab; 20];
-    const PEER_ID: [u8; 20] = *b"-TS0001-abcdefghijkl";
+    const INFO_HASH: InfoHash = InfoHash([0xab; 20]);
+    const PEER_ID: PeerId = PeerId(*b"-TS0001-abcdefghijkl");
+
+    /// BEP 6 bit (we never negotiate the fast extension).
+    fn supports_fast(h: &Handshake) -> bool {
+        h.reserved[7] & 0x04 != 0
+    }
 
     #[test]
     fn handshake_layout_and_reserved_bits() {
@@ -388,13 +389,13 @@ mod tests {
         assert_eq!(b[0], 19);
         assert_eq!(&b[1..20], b"BitTorrent protocol");
         assert_eq!(&b[20..28], &[0, 0, 0, 0, 0, 0x10, 0, 0]);
-        assert!(h.supports_extended() && !h.supports_fast());
+        assert!(h.supports_extended() && !supports_fast(&h));
         assert_eq!(Handshake::decode(&b), Ok(h));
         // WebTorrent's reserved bytes: extended + fast.
         let mut wt = b;
         wt[27] = 0x04;
         let parsed = Handshake::decode(&wt).unwrap();
-        assert!(parsed.supports_extended() && parsed.supports_fast());
+        assert!(parsed.supports_extended() && supports_fast(&parsed));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tabswarm_core::bencode::{self, Value};
 use tabswarm_core::engine::{Config, Engine, Torrent};
+use tabswarm_core::ids::PeerId;
 use tabswarm_core::metainfo::Metainfo;
 use tabswarm_core::picker::PickMode;
 use tabswarm_core::rng::Rng;
@@ -214,7 +215,7 @@ pub fn run(params: &Params) -> Outcome {
     let engine_config = |i: usize, rng: &mut Rng| {
         let mut id = *b"-TS0100-000000000000";
         id[8..20].copy_from_slice(format!("{i:012}").as_bytes());
-        let mut c = Config::new(id, rng.next_u64());
+        let mut c = Config::new(PeerId(id), rng.next_u64());
         c.pick_mode = mode;
         c.trace = params.trace;
         c.max_send_buffer = params.max_send_buffer;

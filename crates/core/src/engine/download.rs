@@ -2,7 +2,7 @@
 //! them, and withdrawing or cancelling requests.
 //!
 //! # Pipeline
-//! See [`Peer::target_depth`]: about twice the bandwidth-delay product, measured per peer.
+//! See [`Download::target_depth`]: about twice the bandwidth-delay product, measured per peer.
 //!
 //! # Taking over requests
 //! The picker never requests a block twice outside endgame, so a peer whose pieces we want can
@@ -28,13 +28,15 @@
 //! it is asked for blocks of one piece at a time that nobody else is asked for, so the
 //! piece's hash proves or clears it alone, and it takes no part in take-overs.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::peer::Peer;
 use super::{Core, Deferred, DisconnectReason, Engine, PeerKey, PieceBuf, TraceEvent};
-use crate::lengths::{BlockInfo, BLOCK_LEN};
+use crate::lengths::{BlockInfo, PieceIndex, BLOCK_LEN};
 use crate::picker::PieceState;
 use crate::picker::Received;
+use crate::rate::RateEstimator;
 use crate::store::PieceStore;
 use crate::time::Time;
 use crate::wire::Message;
@@ -63,7 +65,83 @@ pub(super) const MAX_CANCELLED: usize = 512;
 /// Unrequested blocks a peer may send before it is disconnected.
 pub(super) const MAX_UNREQUESTED: u32 = 8;
 
-impl Peer {
+/// The download side of one connection: our requests at the peer and what sizes them. Only
+/// this module reads or changes it; the rest of the engine asks through the methods below.
+pub(super) struct Download {
+    /// Our outstanding requests and when we sent them, oldest first.
+    requests: VecDeque<(BlockInfo, Time)>,
+    /// Requests we withdrew (cancel, choke, timeout, taken over) and when, oldest first: a
+    /// block answering one of these within [`LATE_WINDOW`] is late, not unrequested. At most
+    /// [`MAX_CANCELLED`].
+    cancelled: VecDeque<(BlockInfo, Time)>,
+    /// Blocks it sent that answered no request of ours.
+    unrequested: u32,
+    /// Smallest recent request-to-block delay (see `sample_rtt`).
+    min_rtt: Option<Duration>,
+    window_min_rtt: Option<Duration>,
+    rtt_window_start: Time,
+    /// The piece of our last request to it: the picker continues that piece first.
+    last_picked: Option<PieceIndex>,
+    /// Its requests timed out: one request at a time until a block arrives.
+    stalled: bool,
+    /// A `Deferred::Steal` for it is queued.
+    steal_queued: bool,
+    /// Last block from it, or when the pipeline went from empty to busy.
+    progress_at: Time,
+    /// Its block rate over [`RECENT_WINDOW`], which sizes the pipeline; restarted when it
+    /// unchokes us.
+    pipeline_rate: RateEstimator,
+    /// How many of our requests it queues (its `reqq`).
+    reqq: u32,
+}
+
+impl Download {
+    pub(super) fn new(now: Time, reqq: u32) -> Download {
+        Download {
+            requests: VecDeque::new(),
+            cancelled: VecDeque::new(),
+            unrequested: 0,
+            min_rtt: None,
+            window_min_rtt: None,
+            rtt_window_start: now,
+            last_picked: None,
+            stalled: false,
+            steal_queued: false,
+            progress_at: now,
+            pipeline_rate: RateEstimator::new(RECENT_WINDOW, now),
+            reqq,
+        }
+    }
+
+    /// Our outstanding requests, oldest first.
+    pub(super) fn requests(&self) -> impl Iterator<Item = &BlockInfo> {
+        self.requests.iter().map(|(b, _)| b)
+    }
+
+    pub(super) fn outstanding(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Requests are outstanding and nothing arrived for `timeout`.
+    pub(super) fn timed_out(&self, now: Time, timeout: Duration) -> bool {
+        !self.requests.is_empty() && now.saturating_since(self.progress_at) >= timeout
+    }
+
+    /// It unchoked us: measure the rate from the moment data can flow.
+    pub(super) fn restart_rate(&mut self, now: Time) {
+        self.pipeline_rate = RateEstimator::new(RECENT_WINDOW, now);
+    }
+
+    /// Its extended handshake's `reqq`, already clamped.
+    pub(super) fn set_reqq(&mut self, reqq: u32) {
+        self.reqq = reqq;
+    }
+
+    #[cfg(test)]
+    pub(super) fn progress_at(&self) -> Time {
+        self.progress_at
+    }
+
     /// Requests to keep outstanding: the data its recent rate moves in twice the smallest
     /// recent round trip plus [`PIPELINE_SLACK`], plus [`PIPELINE_MARGIN`] blocks. So the rate
     /// can grow by about half each round trip while the requests waiting at the peer stay near
@@ -74,7 +152,7 @@ impl Peer {
         if self.stalled {
             return 1;
         }
-        let rate = u128::from(self.recent.rate(now));
+        let rate = u128::from(self.pipeline_rate.rate(now));
         let window = self
             .min_rtt
             .map_or(PIPELINE_SLACK, |rtt| 2 * rtt + PIPELINE_SLACK)
@@ -150,31 +228,30 @@ impl<S: PieceStore> Core<S> {
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let block = self.validate(index, begin, len)?;
         let now = self.now;
-        let credited = match p.take_request(&block) {
+        let credited = match p.download.take_request(&block) {
             Some(sent) => {
-                p.sample_rtt(now, now.saturating_since(sent));
+                p.download.sample_rtt(now, now.saturating_since(sent));
                 true
             }
             None => false,
         };
-        if !credited && !p.take_withdrawn(&block, now) {
+        if !credited && !p.download.take_withdrawn(&block, now) {
             // Never asked for: dropped without allocating.
-            self.wasted += u64::from(len);
-            p.unrequested += 1;
-            p.unrequested_bytes += u64::from(len);
-            if p.unrequested > MAX_UNREQUESTED {
+            self.bytes.wasted += u64::from(len);
+            p.download.unrequested += 1;
+            if p.download.unrequested > MAX_UNREQUESTED {
                 return Err(DisconnectReason::UnrequestedBlock);
             }
             return Ok(());
         }
         if credited {
             let n = u64::from(len);
-            p.down.record(now, n);
-            p.recent.record(now, n);
+            p.down_rate.record(now, n);
+            p.download.pipeline_rate.record(now, n);
             self.down_rate.record(now, n);
             p.last_block_at = Some(now);
-            p.progress_at = now;
-            p.stalled = false;
+            p.download.progress_at = now;
+            p.download.stalled = false;
         }
         // A late block of a piece that went back to missing since its request was withdrawn
         // puts it in flight again: the buffer is for a request we sent.
@@ -189,7 +266,7 @@ impl<S: PieceStore> Core<S> {
             (&mut self.picker, self.buffers.get_mut(&index), p.peer_id)
         else {
             // A late block of a piece that left flight since.
-            self.wasted += u64::from(len);
+            self.bytes.wasted += u64::from(len);
             self.fill_requests(p);
             return Ok(());
         };
@@ -213,7 +290,7 @@ impl<S: PieceStore> Core<S> {
                     self.pending.push_back(Deferred::CancelOthers(block, p.key));
                 }
             }
-            Received::Duplicate | Received::NotInFlight => self.wasted += u64::from(len),
+            Received::Duplicate | Received::NotInFlight => self.bytes.wasted += u64::from(len),
         }
         self.fill_requests(p);
         Ok(())
@@ -225,9 +302,9 @@ impl<S: PieceStore> Core<S> {
             return;
         }
         let now = self.now;
-        let target = p.target_depth(now, self.config.pipeline_depth) as usize;
-        let was_idle = p.requests.is_empty();
-        while p.requests.len() < target {
+        let target = p.download.target_depth(now, self.config.pipeline_depth) as usize;
+        let was_idle = p.download.requests.is_empty();
+        while p.download.requests.len() < target {
             if let Some(bucket) = &mut self.down_bucket {
                 let at = bucket.available_at(now, u64::from(BLOCK_LEN));
                 if at > now {
@@ -238,18 +315,19 @@ impl<S: PieceStore> Core<S> {
             let Some(picker) = &mut self.picker else {
                 break;
             };
-            let requests = &p.requests;
+            let requests = &p.download.requests;
             let asked = |b: BlockInfo| requests.iter().any(|(r, _)| *r == b);
             let pick = if p.parole {
-                let busy = !p.requests.is_empty();
-                picker.pick_exclusive(&p.has, p.hint, busy, &mut self.rng)
+                let busy = !p.download.requests.is_empty();
+                picker.pick_exclusive(&p.has, p.download.last_picked, busy, &mut self.rng)
             } else {
-                picker.pick(&p.has, p.hint, asked, &mut self.rng)
+                picker.pick(&p.has, p.download.last_picked, asked, &mut self.rng)
             };
             let Some(pick) = pick else {
                 // Nothing left to pick here: maybe take over blocks queued at a busier peer.
-                if p.requests.len() < STEAL_BELOW && !p.steal_queued && !p.parole {
-                    p.steal_queued = true;
+                if p.download.requests.len() < STEAL_BELOW && !p.download.steal_queued && !p.parole
+                {
+                    p.download.steal_queued = true;
                     self.pending.push_back(Deferred::Steal(p.key));
                 }
                 break;
@@ -258,7 +336,7 @@ impl<S: PieceStore> Core<S> {
             if let Some(bucket) = &mut self.down_bucket {
                 bucket.take(now, u64::from(b.len));
             }
-            p.hint = Some(b.piece);
+            p.download.last_picked = Some(b.piece);
             if self.config.trace {
                 self.trace.push(TraceEvent::Request {
                     peer: p.key,
@@ -269,8 +347,8 @@ impl<S: PieceStore> Core<S> {
             }
             self.add_request(p, b);
         }
-        if was_idle && !p.requests.is_empty() {
-            p.progress_at = now;
+        if was_idle && !p.download.requests.is_empty() {
+            p.download.progress_at = now;
         }
     }
 
@@ -283,7 +361,7 @@ impl<S: PieceStore> Core<S> {
                 .entry(b.piece.get())
                 .or_insert_with(|| PieceBuf::new(lengths, b.piece));
         }
-        p.requests.push_back((b, self.now));
+        p.download.requests.push_back((b, self.now));
         self.emit_request(p, b);
     }
 
@@ -291,7 +369,7 @@ impl<S: PieceStore> Core<S> {
     /// welcome), goes back to the picker, and the piece's buffer is freed if the piece left
     /// flight.
     fn drop_request(&mut self, p: &mut Peer, b: BlockInfo) {
-        p.note_withdrawn(b, self.now);
+        p.download.note_withdrawn(b, self.now);
         if let Some(picker) = &mut self.picker {
             picker.unrequest(b);
             if picker.state(b.piece) != PieceState::InFlight {
@@ -302,15 +380,15 @@ impl<S: PieceStore> Core<S> {
 
     /// Our requests at `p` are gone (choke, disconnect): back to the picker, no `cancel`.
     pub(super) fn withdraw_requests(&mut self, p: &mut Peer) {
-        for (b, _) in std::mem::take(&mut p.requests) {
+        for (b, _) in std::mem::take(&mut p.download.requests) {
             self.drop_request(p, b);
         }
     }
 
     /// Withdraws every request at `p` and tells it with `cancel` (it stalled).
     pub(super) fn cancel_all_requests(&mut self, p: &mut Peer) {
-        p.stalled = true;
-        for (b, _) in std::mem::take(&mut p.requests) {
+        p.download.stalled = true;
+        for (b, _) in std::mem::take(&mut p.download.requests) {
             self.drop_request(p, b);
             self.emit_cancel(p, b);
         }
@@ -318,7 +396,7 @@ impl<S: PieceStore> Core<S> {
 
     /// Cancels one endgame copy at `p`, if it has it outstanding.
     pub(super) fn cancel_request(&mut self, p: &mut Peer, block: BlockInfo) {
-        if p.take_request(&block).is_some() {
+        if p.download.take_request(&block).is_some() {
             self.drop_request(p, block);
             self.emit_cancel(p, block);
             self.fill_requests(p);
@@ -349,19 +427,19 @@ impl<S: PieceStore> Engine<S> {
         let Some(mut p) = self.peers.remove(&key) else {
             return;
         };
-        p.steal_queued = false;
+        p.download.steal_queued = false;
         let c = &mut self.core;
         if !p.peer_choking && p.am_interested && !p.parole {
-            let target = p.target_depth(c.now, c.config.pipeline_depth) as usize;
-            let was_idle = p.requests.is_empty();
-            let mut want = target.saturating_sub(p.requests.len());
+            let target = p.download.target_depth(c.now, c.config.pipeline_depth) as usize;
+            let was_idle = p.download.requests.is_empty();
+            let mut want = target.saturating_sub(p.download.requests.len());
             while want > 0 {
                 // The donor: the longest pipeline, lowest key on ties.
                 let donor = self
                     .peers
                     .values_mut()
-                    .filter(|d| d.requests.len() > DONOR_KEEPS && !d.parole)
-                    .max_by_key(|d| (d.requests.len(), std::cmp::Reverse(d.key)));
+                    .filter(|d| d.download.requests.len() > DONOR_KEEPS && !d.parole)
+                    .max_by_key(|d| (d.download.requests.len(), std::cmp::Reverse(d.key)));
                 let Some(d) = donor else {
                     break;
                 };
@@ -372,24 +450,24 @@ impl<S: PieceStore> Engine<S> {
                 let in_flight = |b: &BlockInfo| {
                     picker.is_some_and(|pk| pk.state(b.piece) == PieceState::InFlight)
                 };
-                let found = d.requests.iter().rposition(|(b, _)| {
-                    p.has.get(b.piece.get()) && !p.has_request(b) && in_flight(b)
+                let found = d.download.requests.iter().rposition(|(b, _)| {
+                    p.has.get(b.piece.get()) && !p.download.has_request(b) && in_flight(b)
                 });
                 let Some(at) = found else {
                     break;
                 };
-                let Some((block, _)) = d.requests.remove(at) else {
+                let Some((block, _)) = d.download.requests.remove(at) else {
                     break;
                 };
                 c.emit_cancel(d, block);
-                d.note_withdrawn(block, c.now);
+                d.download.note_withdrawn(block, c.now);
                 c.add_request(&mut p, block);
                 want -= 1;
             }
             // As in `fill_requests`: an idle pipeline's request timeout starts now, not at the
             // last block it delivered (or at the connection, if it never delivered one).
-            if was_idle && !p.requests.is_empty() {
-                p.progress_at = c.now;
+            if was_idle && !p.download.requests.is_empty() {
+                p.download.progress_at = c.now;
             }
         }
         self.peers.insert(key, p);

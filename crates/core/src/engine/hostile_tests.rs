@@ -31,10 +31,10 @@ struct Lab {
     events: Vec<Event>,
 }
 
-fn remote_id(k: u64) -> [u8; 20] {
+fn remote_id(k: u64) -> PeerId {
     let mut id = *b"-XX0001-remote000000";
     id[19] = b'a' + u8::try_from(k).unwrap();
-    id
+    PeerId(id)
 }
 
 impl Lab {
@@ -50,7 +50,7 @@ impl Lab {
     }
 
     fn leecher(m: &Metainfo) -> Lab {
-        let config = Config::new(*b"-TS0001-leecher00000", 1);
+        let config = Config::new(PeerId(*b"-TS0001-leecher00000"), 1);
         Lab::new(Engine::new(config, Torrent::Download(m.clone()), MemoryStore::new()).unwrap())
     }
 
@@ -81,7 +81,7 @@ impl Lab {
     }
 
     /// Connects remote peer `k` and sends its handshake.
-    fn connect(&mut self, k: u64, info_hash: [u8; 20]) {
+    fn connect(&mut self, k: u64, info_hash: InfoHash) {
         self.decoders.remove(&k);
         self.closed.remove(&k);
         self.input(Input::Connected { peer: PeerKey(k) });
@@ -181,7 +181,7 @@ fn unrequested_blocks_are_dropped_without_allocating_and_the_sender_disconnected
     // 64 MiB in 1 MiB pieces; the peer never unchokes us, so we never ask it for anything.
     let m = unreachable_torrent(64 << 20, 1 << 20);
     let mut lab = Lab::leecher(&m);
-    lab.connect(7, m.info_hash.0);
+    lab.connect(7, m.info_hash);
     lab.msg(7, &Message::Bitfield(Bitfield::full(64).as_wire().to_vec()));
     let mut sent = 0;
     for index in 0..64 {
@@ -214,10 +214,10 @@ fn garbage_blocks_for_pieces_in_flight_cannot_get_the_honest_seed_banned() {
     let piece_len = 2 * BLOCK_LEN;
     let (m, data) = make_torrent(16 * piece_len as usize, piece_len, 21);
     let mut lab = Lab::leecher(&m);
-    lab.connect(7, m.info_hash.0);
+    lab.connect(7, m.info_hash);
     lab.msg(7, &Message::Bitfield(Bitfield::full(16).as_wire().to_vec()));
     lab.msg(7, &Message::Unchoke);
-    lab.connect(8, m.info_hash.0);
+    lab.connect(8, m.info_hash);
     lab.msg(8, &Message::Bitfield(Bitfield::full(16).as_wire().to_vec()));
     for _ in 0..100 {
         if lab.engine.is_complete() {
@@ -262,12 +262,12 @@ fn liar_beside_an_honest_seed(ban_strikes: u32) -> Lab {
     let (m, data) = make_torrent(40 * piece_len as usize, piece_len, 22);
     let config = Config {
         ban_strikes,
-        ..Config::new(*b"-TS0001-leecher00000", 1)
+        ..Config::new(PeerId(*b"-TS0001-leecher00000"), 1)
     };
     let engine = Engine::new(config, Torrent::Download(m.clone()), MemoryStore::new()).unwrap();
     let mut lab = Lab::new(engine);
     for k in [7, 8] {
-        lab.connect(k, m.info_hash.0);
+        lab.connect(k, m.info_hash);
         // Short queues (`reqq` 2) make the two peers share pieces.
         let h = ExtendedHandshake {
             reqq: Some(2),
@@ -324,7 +324,7 @@ fn with_a_high_ban_threshold_nobody_is_banned_and_the_download_still_completes()
 #[test]
 fn a_banned_peer_id_cannot_come_back_on_a_new_connection() {
     let mut lab = liar_beside_an_honest_seed(BAN_STRIKES);
-    let info_hash = lab.engine.info_hash().0;
+    let info_hash = lab.engine.info_hash();
     lab.input(Input::Connected { peer: PeerKey(9) });
     lab.send(9, &Handshake::new(info_hash, remote_id(8)).encode());
     assert_eq!(lab.closed.get(&9), Some(&DisconnectReason::Banned));
@@ -333,7 +333,7 @@ fn a_banned_peer_id_cannot_come_back_on_a_new_connection() {
 /// The info dict of a small torrent, and a magnet leecher for it.
 fn magnet_lab() -> (Metainfo, Lab) {
     let (m, _) = make_torrent(40 * BLOCK_LEN as usize, BLOCK_LEN, 23);
-    let config = Config::new(*b"-TS0001-leecher00000", 1);
+    let config = Config::new(PeerId(*b"-TS0001-leecher00000"), 1);
     let engine = Engine::new(config, Torrent::Magnet(m.info_hash), MemoryStore::new()).unwrap();
     (m, Lab::new(engine))
 }
@@ -369,7 +369,7 @@ const OUR_UT: u8 = 1;
 #[test]
 fn a_wrong_metadata_size_from_a_peer_that_left_does_not_wedge_the_magnet() {
     let (m, mut lab) = magnet_lab();
-    let h = m.info_hash.0;
+    let h = m.info_hash;
     lab.connect(7, h);
     lab.ext_handshake(7, Some(12_345));
     lab.input(Input::Disconnected { peer: PeerKey(7) });
@@ -386,7 +386,7 @@ fn a_wrong_metadata_size_from_a_peer_that_left_does_not_wedge_the_magnet() {
 #[test]
 fn a_peer_with_a_wrong_metadata_size_that_stays_does_not_wedge_the_magnet() {
     let (m, mut lab) = magnet_lab();
-    let h = m.info_hash.0;
+    let h = m.info_hash;
     lab.connect(7, h);
     lab.ext_handshake(7, Some(12_345));
     lab.connect(8, h);
@@ -403,7 +403,7 @@ fn a_peer_with_a_wrong_metadata_size_that_stays_does_not_wedge_the_magnet() {
 #[test]
 fn metadata_that_fails_the_info_hash_strikes_its_only_sender_and_an_honest_peer_gets_asked() {
     let (m, mut lab) = magnet_lab();
-    let h = m.info_hash.0;
+    let h = m.info_hash;
     let size = m.info_bytes.len() as u64;
     let mut forged = m.info_bytes.clone();
     forged[10] ^= 1;
@@ -421,10 +421,10 @@ fn metadata_that_fails_the_info_hash_strikes_its_only_sender_and_an_honest_peer_
 #[test]
 fn a_metadata_request_whose_offset_overflows_32_bits_is_rejected() {
     let (m, data) = make_torrent(40 * BLOCK_LEN as usize, BLOCK_LEN, 24);
-    let config = Config::new(*b"-TS0001-seed00000000", 1);
+    let config = Config::new(PeerId(*b"-TS0001-seed00000000"), 1);
     let store = MemoryStore::with_content(data);
     let mut lab = Lab::new(Engine::new(config, Torrent::Seed(m.clone()), store).unwrap());
-    lab.connect(7, m.info_hash.0);
+    lab.connect(7, m.info_hash);
     lab.ext_handshake(7, None);
     lab.take(7);
     // 262 144 * 16 KiB = 2^32: wraps to offset 0 in 32-bit arithmetic.
@@ -453,11 +453,11 @@ fn seed_with_a_small_send_buffer(buffered: u64) -> Lab {
     assert!(m.info_bytes.len() > 2 * METADATA_PIECE_LEN as usize);
     let config = Config {
         max_send_buffer: 1000,
-        ..Config::new(*b"-TS0001-seed00000000", 1)
+        ..Config::new(PeerId(*b"-TS0001-seed00000000"), 1)
     };
     let store = MemoryStore::with_content(data);
     let mut lab = Lab::new(Engine::new(config, Torrent::Seed(m.clone()), store).unwrap());
-    lab.connect(7, m.info_hash.0);
+    lab.connect(7, m.info_hash);
     lab.ext_handshake(7, None);
     lab.input(Input::SendBuffer {
         peer: PeerKey(7),

@@ -1,20 +1,26 @@
 //! One connection: its state, and how each message from it is handled.
 //!
+//! [`Peer`] holds what every side of the protocol reads (flags, its pieces, timestamps); the
+//! rest is owned by the module of that side, in a type with private fields: the download side
+//! (our requests at it) is [`Download`], the upload side (its requests at us) [`Upload`], and
+//! its `ut_metadata` side [`PeerMetadata`].
+//!
 //! Handlers here see one peer and the engine's [`Core`]; work that touches other peers (have
 //! broadcasts after a verified piece, endgame cancels, choker slot changes, disconnects) is
 //! queued as a [`Deferred`] and carried out by the engine right after.
 
-use std::collections::VecDeque;
-use std::time::Duration;
-
+use super::download::Download;
+use super::metadata::PeerMetadata;
+use super::upload::Upload;
 use super::{
     Core, Deferred, DisconnectReason, Event, Output, PeerKey, PeerStats, TraceEvent, SEND_CHUNK,
 };
 use crate::bitfield::Bitfield;
 use crate::choker::Candidate;
+use crate::ids::PeerId;
 use crate::lengths::BlockInfo;
 use crate::rate::RateEstimator;
-use crate::store::{PieceStore, ReadStatus};
+use crate::store::PieceStore;
 use crate::time::Time;
 use crate::wire::{Decoder, ExtendedHandshake, Frame, Handshake, Message, WireLimits, UT_METADATA};
 
@@ -29,78 +35,44 @@ pub(super) struct Peer {
     /// Listed in `Core::dirty`.
     pub dirty: bool,
     /// Set once its handshake was accepted.
-    pub peer_id: Option<[u8; 20]>,
+    pub peer_id: Option<PeerId>,
     pub client: Option<String>,
-    /// `PeerHandshake` was emitted.
-    pub announced: bool,
+    /// `Event::PeerHandshake` was emitted for it.
+    pub handshake_emitted: bool,
+    /// Its handshake has the BEP 10 bit.
     pub extended: bool,
-    /// Its id for `ut_metadata`, and the metadata size it announced.
-    pub ut_metadata: Option<u8>,
-    pub metadata_size: Option<u64>,
-    /// It rejected a metadata request: do not ask it again.
-    pub metadata_rejected: bool,
-    /// How many of our requests it queues (its `reqq`).
-    pub reqq: u32,
+    /// Its `ut_metadata` side (see `metadata`).
+    pub metadata: PeerMetadata,
     /// Its pieces (zero length before the metadata).
     pub has: Bitfield,
-    /// A bitfield and haves received before the metadata.
-    pub early_bitfield: Option<Vec<u8>>,
-    pub early_haves: Vec<u32>,
-    /// Initial seeding: pieces shown to it that it has not announced yet.
-    pub revealed: Vec<u32>,
-    /// Initial seeding: reveals this peer finished that no other peer has shown yet.
-    pub unspread: usize,
+    /// Our requests at it (see `download`).
+    pub download: Download,
     pub am_choking: bool,
     pub am_interested: bool,
     pub peer_choking: bool,
     pub peer_interested: bool,
-    /// Pieces it has that we want.
-    pub interesting: u32,
-    /// Our outstanding requests and when we sent them, oldest first.
-    pub requests: VecDeque<(BlockInfo, Time)>,
-    /// Requests we withdrew (cancel, choke, timeout, taken over) and when, oldest first: a
-    /// block answering one of these within [`LATE_WINDOW`](super::download::LATE_WINDOW) is
-    /// late, not unrequested. At most [`MAX_CANCELLED`](super::download::MAX_CANCELLED).
-    pub cancelled: VecDeque<(BlockInfo, Time)>,
-    /// Blocks it sent that answered no request of ours, and their bytes.
-    pub unrequested: u32,
-    pub unrequested_bytes: u64,
+    /// How many of its pieces we want (we are interested iff this is non-zero).
+    pub wanted_pieces: u32,
     /// It sent blocks of a piece that failed its hash check, and no piece from it alone has
     /// passed since: it gets blocks of one exclusive piece at a time.
     pub parole: bool,
-    /// Its `ut_metadata` requests, served like blocks (send buffer, upload limit).
-    pub metadata_queue: VecDeque<u32>,
-    /// Smallest recent request-to-block delay (see `sample_rtt`).
-    pub min_rtt: Option<Duration>,
-    pub window_min_rtt: Option<Duration>,
-    pub rtt_window_start: Time,
-    pub hint: Option<crate::lengths::PieceIndex>,
-    /// Its requests timed out: one request at a time until a block arrives.
-    pub stalled: bool,
-    /// A `Deferred::Steal` for it is queued.
-    pub steal_queued: bool,
-    /// Last block from it, or when the pipeline went from empty to busy.
-    pub progress_at: Time,
+    /// When a block we asked for last came from it, and since when we are interested (the
+    /// choker's snub and withholding rules).
     pub last_block_at: Option<Time>,
     pub am_interested_since: Option<Time>,
-    pub down: RateEstimator,
-    pub up: RateEstimator,
-    pub recent: RateEstimator,
-    /// Its requests, to serve in order.
-    pub queue: VecDeque<BlockInfo>,
-    /// A read answered `Pending`; serve again on `StoreReady`.
-    pub parked: bool,
+    /// Block bytes it sent us that we asked for (the choker ranks by it).
+    pub down_rate: RateEstimator,
+    /// Its requests at us (see `upload`).
+    pub upload: Upload,
     /// Bytes in its transport (as last reported, plus what we emitted since).
     pub buffered: u64,
     pub connected_at: Time,
-    /// When we last sent it a block, or unchoked it.
-    pub served_at: Time,
     pub last_recv: Time,
     pub last_sent: Time,
 }
 
 impl Peer {
-    pub fn new<S>(key: PeerKey, core: &Core<S>) -> Peer {
+    pub(super) fn new<S>(key: PeerKey, core: &Core<S>) -> Peer {
         let now = core.now;
         let limits = match &core.meta {
             Some(m) => WireLimits::for_pieces(m.info.lengths().num_pieces()),
@@ -114,83 +86,61 @@ impl Peer {
             dirty: false,
             peer_id: None,
             client: None,
-            announced: false,
+            handshake_emitted: false,
             extended: false,
-            ut_metadata: None,
-            metadata_size: None,
-            metadata_rejected: false,
-            reqq: core.config.pipeline_depth,
+            metadata: PeerMetadata::default(),
             has: Bitfield::new(core.have.len()),
-            early_bitfield: None,
-            early_haves: Vec::new(),
-            revealed: Vec::new(),
-            unspread: 0,
+            download: Download::new(now, core.config.pipeline_depth),
             am_choking: true,
             am_interested: false,
             peer_choking: true,
             peer_interested: false,
-            interesting: 0,
-            requests: VecDeque::new(),
-            cancelled: VecDeque::new(),
-            unrequested: 0,
-            unrequested_bytes: 0,
+            wanted_pieces: 0,
             parole: false,
-            metadata_queue: VecDeque::new(),
-            min_rtt: None,
-            window_min_rtt: None,
-            rtt_window_start: now,
-            hint: None,
-            stalled: false,
-            steal_queued: false,
-            progress_at: now,
             last_block_at: None,
             am_interested_since: None,
-            down: RateEstimator::new(window, now),
-            up: RateEstimator::new(window, now),
-            recent: RateEstimator::new(super::download::RECENT_WINDOW, now),
-            queue: VecDeque::new(),
-            parked: false,
+            down_rate: RateEstimator::new(window, now),
+            upload: Upload::new(window, now),
             buffered: 0,
             connected_at: now,
-            served_at: now,
             last_recv: now,
             last_sent: now,
         }
     }
 
     /// The torrent's size became known: bitfields are now checked against it.
-    pub fn set_limits(&mut self, limits: WireLimits) {
+    pub(super) fn set_limits(&mut self, limits: WireLimits) {
         self.decoder.set_max_bitfield_len(limits.max_bitfield_len);
     }
 
-    pub fn stats(&self, now: Time) -> PeerStats {
+    pub(super) fn stats(&self, now: Time) -> PeerStats {
         PeerStats {
             peer: self.key,
             peer_id: self.peer_id,
             client: self.client.clone(),
-            download_rate: self.down.rate(now),
-            upload_rate: self.up.rate(now),
+            download_rate: self.down_rate.rate(now),
+            upload_rate: self.upload.rate(now),
             am_choking: self.am_choking,
             am_interested: self.am_interested,
             peer_choking: self.peer_choking,
             peer_interested: self.peer_interested,
             pieces: self.has.count_ones(),
-            requests_out: u32::try_from(self.requests.len()).unwrap_or(u32::MAX),
-            requests_in: u32::try_from(self.queue.len()).unwrap_or(u32::MAX),
+            requests_out: u32::try_from(self.download.outstanding()).unwrap_or(u32::MAX),
+            requests_in: u32::try_from(self.upload.queued()).unwrap_or(u32::MAX),
         }
     }
 
     /// Block bytes/s we sent it over the rate window.
-    pub fn upload_rate(&self, now: Time) -> u64 {
-        self.up.rate(now)
+    pub(super) fn upload_rate(&self, now: Time) -> u64 {
+        self.upload.rate(now)
     }
 
-    pub fn candidate(&self, now: Time) -> Candidate {
+    pub(super) fn candidate(&self, now: Time) -> Candidate {
         Candidate {
             peer: self.key,
             peer_interested: self.peer_interested,
-            download_rate: self.down.rate(now),
-            upload_rate: self.up.rate(now),
+            download_rate: self.down_rate.rate(now),
+            upload_rate: self.upload.rate(now),
             connected_at: self.connected_at,
             am_interested_since: self.am_interested_since,
             last_block_at: self.last_block_at,
@@ -208,7 +158,7 @@ impl<S: PieceStore> Core<S> {
     }
 
     /// Hands the peer's pending small messages out as one send.
-    fn flush(&mut self, p: &mut Peer) {
+    pub(super) fn flush(&mut self, p: &mut Peer) {
         if !p.out.is_empty() {
             let data = std::mem::take(&mut p.out);
             self.out.push_back(Output::Send { peer: p.key, data });
@@ -229,14 +179,14 @@ impl<S: PieceStore> Core<S> {
     }
 
     pub(super) fn send_handshake(&mut self, p: &mut Peer) {
-        let h = Handshake::new(self.info_hash.0, self.config.peer_id);
+        let h = Handshake::new(self.info_hash, self.config.peer_id);
         let before = p.out.len();
         p.out.extend_from_slice(&h.encode());
         self.emitted(p, before);
     }
 
     pub(super) fn on_data(&mut self, p: &mut Peer, data: &[u8]) {
-        self.received += data.len() as u64;
+        self.bytes.received += data.len() as u64;
         p.last_recv = self.now;
         p.decoder.push(data);
         loop {
@@ -266,26 +216,19 @@ impl<S: PieceStore> Core<S> {
     }
 
     fn on_handshake(&mut self, p: &mut Peer, h: Handshake) -> Result<(), DisconnectReason> {
-        if h.info_hash != self.info_hash.0 {
+        if h.info_hash != self.info_hash {
             return Err(DisconnectReason::InfoHashMismatch);
         }
         if h.peer_id == self.config.peer_id {
             return Err(DisconnectReason::OwnPeerId);
         }
-        if self.banned.contains(&h.peer_id) {
-            return Err(DisconnectReason::Banned);
-        }
-        if self.peer_ids.contains(&h.peer_id) {
-            return Err(DisconnectReason::DuplicatePeerId);
-        }
-        self.peer_ids.insert(h.peer_id);
+        p.parole = self.ids.admit(h.peer_id)?;
         p.peer_id = Some(h.peer_id);
-        p.parole = self.parole.contains(&h.peer_id);
         p.extended = h.supports_extended();
         if p.extended {
             self.send_ext_handshake(p);
         } else {
-            self.announce(p);
+            self.emit_peer_handshake(p);
         }
         if self.super_seeding() {
             self.reveal(p);
@@ -313,15 +256,15 @@ impl<S: PieceStore> Core<S> {
         self.emit(p, &msg);
     }
 
-    /// Emits `PeerHandshake` once.
-    fn announce(&mut self, p: &mut Peer) {
-        if p.announced {
+    /// Emits `Event::PeerHandshake` once, after its handshakes (BEP 3, and BEP 10 if any).
+    fn emit_peer_handshake(&mut self, p: &mut Peer) {
+        if p.handshake_emitted {
             return;
         }
         let Some(peer_id) = p.peer_id else {
             return;
         };
-        p.announced = true;
+        p.handshake_emitted = true;
         if p.client.is_none() {
             p.client = client_from_peer_id(&peer_id);
         }
@@ -334,7 +277,7 @@ impl<S: PieceStore> Core<S> {
 
     fn on_message(&mut self, p: &mut Peer, msg: Message) -> Result<(), DisconnectReason> {
         if !matches!(msg, Message::Extended { id: 0, .. }) {
-            self.announce(p);
+            self.emit_peer_handshake(p);
         }
         match msg {
             Message::KeepAlive => {}
@@ -347,7 +290,7 @@ impl<S: PieceStore> Core<S> {
             Message::Unchoke => {
                 if p.peer_choking {
                     // Measure the rate from the moment data can flow.
-                    p.recent = RateEstimator::new(super::download::RECENT_WINDOW, self.now);
+                    p.download.restart_rate(self.now);
                 }
                 p.peer_choking = false;
                 self.fill_requests(p);
@@ -363,7 +306,6 @@ impl<S: PieceStore> Core<S> {
                         .on_interested(self.now, &cand, seeding, &mut changes);
                     if !changes.is_empty() && p.am_choking && !self.uploads_disabled() {
                         p.am_choking = false;
-                        p.served_at = self.now;
                         self.emit(p, &Message::Unchoke);
                         self.record(TraceEvent::Unchoke(p.key));
                     }
@@ -389,26 +331,21 @@ impl<S: PieceStore> Core<S> {
                 length,
             } => {
                 let block = self.validate(index, begin, length)?;
-                if let Some(at) = p.queue.iter().position(|b| *b == block) {
-                    p.queue.remove(at);
-                }
+                p.upload.cancel(block);
             }
             Message::Extended { id: 0, payload } => {
                 // A malformed extended handshake is tolerated as an empty one.
                 let ext = ExtendedHandshake::decode(&payload).unwrap_or_default();
-                p.ut_metadata = ext.extension_id(UT_METADATA);
-                if ext.metadata_size.is_some() && ext.metadata_size != p.metadata_size {
-                    // A peer that rejected us before it had the metadata may have it now.
-                    p.metadata_rejected = false;
-                }
-                p.metadata_size = ext.metadata_size;
+                p.metadata
+                    .on_handshake(ext.extension_id(UT_METADATA), ext.metadata_size);
                 if let Some(r) = ext.reqq {
-                    p.reqq = r.clamp(1, self.config.pipeline_depth.max(1));
+                    p.download
+                        .set_reqq(r.clamp(1, self.config.pipeline_depth.max(1)));
                 }
                 if ext.v.is_some() {
                     p.client = ext.v;
                 }
-                self.announce(p);
+                self.emit_peer_handshake(p);
                 self.on_metadata_offer(p);
             }
             Message::Extended { id, payload } => {
@@ -434,11 +371,7 @@ impl<S: PieceStore> Core<S> {
 
     fn on_have(&mut self, p: &mut Peer, index: u32) -> Result<(), DisconnectReason> {
         let Some(picker) = &mut self.picker else {
-            if p.early_haves.len() >= super::metadata::MAX_EARLY_HAVES {
-                return Err(DisconnectReason::TooManyHaves);
-            }
-            p.early_haves.push(index);
-            return Ok(());
+            return p.metadata.keep_early_have(index);
         };
         let piece = picker
             .lengths()
@@ -447,7 +380,7 @@ impl<S: PieceStore> Core<S> {
         if p.has.set(index) {
             picker.peer_has(piece);
             if picker.wants(index) {
-                p.interesting += 1;
+                p.wanted_pieces += 1;
                 self.update_interest(p);
             }
             self.super_seed_saw(p, index);
@@ -457,14 +390,14 @@ impl<S: PieceStore> Core<S> {
 
     fn on_bitfield(&mut self, p: &mut Peer, bits: Vec<u8>) -> Result<(), DisconnectReason> {
         let Some(picker) = &mut self.picker else {
-            p.early_bitfield = Some(bits);
+            p.metadata.keep_early_bitfield(bits);
             return Ok(());
         };
         let has = Bitfield::from_wire(&bits, picker.lengths().num_pieces())
             .map_err(DisconnectReason::BadBitfield)?;
         picker.remove_peer(&p.has);
         picker.add_peer(&has);
-        p.interesting = picker.count_wanted(&has);
+        p.wanted_pieces = picker.count_wanted(&has);
         p.has = has;
         self.update_interest(p);
         self.super_seed_saw_all(p);
@@ -473,7 +406,7 @@ impl<S: PieceStore> Core<S> {
 
     /// Sends `interested` / `not interested` when our want of its pieces changed.
     pub(super) fn update_interest(&mut self, p: &mut Peer) {
-        let want = p.interesting > 0;
+        let want = p.wanted_pieces > 0;
         if want == p.am_interested {
             return;
         }
@@ -487,84 +420,11 @@ impl<S: PieceStore> Core<S> {
             self.emit(p, &Message::NotInterested);
         }
     }
-
-    fn on_request(
-        &mut self,
-        p: &mut Peer,
-        index: u32,
-        begin: u32,
-        len: u32,
-    ) -> Result<(), DisconnectReason> {
-        let block = self.validate(index, begin, len)?;
-        // While choked, requests are ignored (BEP 3 without the fast extension); so are
-        // requests for pieces we lack and requests beyond the `reqq` we advertised.
-        if p.am_choking
-            || !self.have.get(index)
-            || p.queue.len() >= self.config.pipeline_depth as usize
-        {
-            return Ok(());
-        }
-        p.queue.push_back(block);
-        self.serve(p);
-        Ok(())
-    }
-
-    /// Serves queued requests while the peer is unchoked, its transport has room and the
-    /// upload limiter allows.
-    pub(super) fn serve(&mut self, p: &mut Peer) {
-        self.serve_metadata(p);
-        while !p.am_choking
-            && !p.parked
-            && p.buffered < self.config.max_send_buffer
-            && !self.uploads_disabled()
-        {
-            let Some(&block) = p.queue.front() else {
-                return;
-            };
-            let now = self.now;
-            if let Some(bucket) = &mut self.up_bucket {
-                let at = bucket.available_at(now, u64::from(block.len));
-                if at > now {
-                    self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
-                    return;
-                }
-            }
-            // Each `piece` message is its own send, allocated at its exact size: no copy on
-            // growth, and the messages queued before it are handed out first to keep order.
-            let mut msg = Vec::with_capacity(13 + block.len as usize);
-            Message::encode_piece_header(block.piece.get(), block.begin, block.len, &mut msg);
-            match self.store.read_block(block, &mut msg) {
-                Ok(ReadStatus::Ready) => {
-                    p.queue.pop_front();
-                    let len = u64::from(block.len);
-                    self.uploaded += len;
-                    self.up_rate.record(now, len);
-                    p.up.record(now, len);
-                    if let Some(bucket) = &mut self.up_bucket {
-                        bucket.take(now, len);
-                    }
-                    self.flush(p);
-                    p.buffered += msg.len() as u64;
-                    p.last_sent = now;
-                    p.served_at = now;
-                    self.out.push_back(Output::Send {
-                        peer: p.key,
-                        data: msg,
-                    });
-                }
-                Ok(ReadStatus::Pending) => p.parked = true,
-                Err(error) => {
-                    p.queue.pop_front();
-                    self.out
-                        .push_back(Output::Event(Event::StoreFailed { error }));
-                }
-            }
-        }
-    }
 }
 
 /// A readable client name from an Azureus-style peer id (`-WW0300-…` → `WW 0300`).
-pub(super) fn client_from_peer_id(id: &[u8; 20]) -> Option<String> {
+pub(super) fn client_from_peer_id(id: &PeerId) -> Option<String> {
+    let id = &id.0;
     if id[0] != b'-' || id[7] != b'-' {
         return None;
     }

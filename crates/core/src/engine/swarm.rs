@@ -15,13 +15,77 @@
 //! engine's life. An honest peer is never struck: it is blamed only for blocks that differ
 //! from data that passed the hash check.
 
+use super::superseed::SuperSeed;
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::{Blame, Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, TICK};
 use crate::choker::{Candidate, ChokeChange, Choker};
+use crate::ids::PeerId;
 use crate::lengths::PieceIndex;
 use crate::rng::Rng;
 use crate::store::PieceStore;
 use crate::time::Time;
 use crate::wire::Message;
+
+/// What the engine knows about peer ids: who is connected (one connection per id), who is on
+/// parole, strikes, bans. Only this module reads or changes it.
+#[derive(Default)]
+pub(super) struct PeerIds {
+    /// Ids of the connections whose handshake we accepted.
+    connected: BTreeSet<PeerId>,
+    /// Proven offences per id, and the ids banned for them (for the engine's life).
+    strikes: BTreeMap<PeerId, u32>,
+    banned: BTreeSet<PeerId>,
+    parole: BTreeSet<PeerId>,
+}
+
+/// What one strike did.
+enum Strike {
+    /// Below the limit: the id stays on parole.
+    Parole,
+    /// The id is banned now.
+    Banned,
+    AlreadyBanned,
+}
+
+impl PeerIds {
+    /// A connection's handshake names `id`: refused if banned or already connected, else
+    /// admitted; true if the id is on parole.
+    pub(super) fn admit(&mut self, id: PeerId) -> Result<bool, DisconnectReason> {
+        if self.banned.contains(&id) {
+            return Err(DisconnectReason::Banned);
+        }
+        if !self.connected.insert(id) {
+            return Err(DisconnectReason::DuplicatePeerId);
+        }
+        Ok(self.parole.contains(&id))
+    }
+
+    /// The connection with `id` closed.
+    pub(super) fn leave(&mut self, id: PeerId) {
+        self.connected.remove(&id);
+    }
+
+    fn set_parole(&mut self, id: PeerId, on: bool) {
+        if on {
+            self.parole.insert(id);
+        } else {
+            self.parole.remove(&id);
+        }
+    }
+
+    fn strike(&mut self, id: PeerId, limit: u32) -> Strike {
+        let n = self.strikes.entry(id).or_insert(0);
+        *n = n.saturating_add(1);
+        if *n < limit {
+            Strike::Parole
+        } else if self.banned.insert(id) {
+            Strike::Banned
+        } else {
+            Strike::AlreadyBanned
+        }
+    }
+}
 
 /// Failed attempts at one piece whose blame is kept (the oldest is dropped beyond this).
 const MAX_SUSPECT_ATTEMPTS: usize = 4;
@@ -65,12 +129,18 @@ impl<S: PieceStore> Engine<S> {
                 }
             }
         }
-        if self.core.end_super_seeding {
-            self.core.end_super_seeding = false;
-            self.core.super_seed = None;
+        if self
+            .core
+            .super_seed
+            .as_ref()
+            .is_some_and(SuperSeed::is_over)
+        {
+            let Some(ss) = self.core.super_seed.take() else {
+                return;
+            };
             for p in self.peers.values_mut() {
                 if p.peer_id.is_some() {
-                    self.core.reveal_all(p);
+                    self.core.reveal_all(p, ss.revealed(p.key));
                 }
             }
         }
@@ -109,14 +179,13 @@ impl<S: PieceStore> Engine<S> {
             match change {
                 ChokeChange::Unchoke(_) if p.am_choking && !c.uploads_disabled() => {
                     p.am_choking = false;
-                    p.served_at = c.now;
                     c.emit(p, &Message::Unchoke);
                     c.record(TraceEvent::Unchoke(key));
                     c.serve(p);
                 }
                 ChokeChange::Choke(_) if !p.am_choking => {
                     p.am_choking = true;
-                    p.queue.clear();
+                    p.upload.choked();
                     c.emit(p, &Message::Choke);
                     c.record(TraceEvent::Choke(key));
                 }
@@ -151,7 +220,7 @@ impl<S: PieceStore> Engine<S> {
                 .map(crate::sha1)
                 .unwrap_or_default()
         };
-        let mut senders: Vec<(PeerKey, [u8; 20])> = Vec::new();
+        let mut senders: Vec<(PeerKey, PeerId)> = Vec::new();
         for &(key, id) in buf.from.iter().flatten() {
             if !senders.iter().any(|&(_, i)| i == id) {
                 senders.push((key, id));
@@ -189,7 +258,7 @@ impl<S: PieceStore> Engine<S> {
         }
         // The piece is good: blocks that differ from it in earlier attempts prove their
         // senders wrong.
-        let mut proven: Vec<(PeerKey, [u8; 20])> = Vec::new();
+        let mut proven: Vec<(PeerKey, PeerId)> = Vec::new();
         for attempt in self.core.suspects.remove(&piece.get()).unwrap_or_default() {
             for (b, blame) in (0u32..).zip(attempt) {
                 let Some(blame) = blame else { continue };
@@ -218,7 +287,7 @@ impl<S: PieceStore> Engine<S> {
         }
         picker.verified(piece);
         c.have.set(piece.get());
-        c.downloaded += len;
+        c.bytes.downloaded += len;
         c.have_bytes += len;
         c.out
             .push_back(Output::Event(Event::PieceVerified { piece: piece.get() }));
@@ -231,7 +300,7 @@ impl<S: PieceStore> Engine<S> {
             // learns from it that the piece it revealed has spread.
             self.core.emit(p, &Message::Have { index: piece.get() });
             if p.has.get(piece.get()) {
-                p.interesting = p.interesting.saturating_sub(1);
+                p.wanted_pieces = p.wanted_pieces.saturating_sub(1);
                 self.core.update_interest(p);
             }
         }
@@ -242,12 +311,8 @@ impl<S: PieceStore> Engine<S> {
     }
 
     /// Puts a peer id on parole or takes it off, on the connection that carries it too.
-    fn set_parole(&mut self, id: [u8; 20], on: bool) {
-        if on {
-            self.core.parole.insert(id);
-        } else {
-            self.core.parole.remove(&id);
-        }
+    fn set_parole(&mut self, id: PeerId, on: bool) {
+        self.core.ids.set_parole(id, on);
         for p in self.peers.values_mut() {
             if p.peer_id == Some(id) {
                 p.parole = on;
@@ -257,15 +322,14 @@ impl<S: PieceStore> Engine<S> {
 
     /// One proven offence of `id` (last seen on connection `key`): it stays on parole, and at
     /// [`Config::ban_strikes`](super::Config::ban_strikes) it is banned and disconnected.
-    pub(super) fn strike(&mut self, key: PeerKey, id: [u8; 20]) {
-        let n = self.core.strikes.entry(id).or_insert(0);
-        *n = n.saturating_add(1);
-        if *n < self.core.config.ban_strikes {
-            self.set_parole(id, true);
-            return;
-        }
-        if !self.core.banned.insert(id) {
-            return;
+    pub(super) fn strike(&mut self, key: PeerKey, id: PeerId) {
+        match self.core.ids.strike(id, self.core.config.ban_strikes) {
+            Strike::Parole => {
+                self.set_parole(id, true);
+                return;
+            }
+            Strike::AlreadyBanned => return,
+            Strike::Banned => {}
         }
         self.core.out.push_back(Output::Event(Event::PeerBanned {
             peer: key,
@@ -340,22 +404,17 @@ impl<S: PieceStore> Engine<S> {
             if now.saturating_since(p.last_sent) >= c.config.keepalive_interval {
                 c.emit(p, &Message::KeepAlive);
             }
-            if !p.requests.is_empty()
-                && now.saturating_since(p.progress_at) >= c.config.request_timeout
-            {
+            if p.download.timed_out(now, c.config.request_timeout) {
                 c.cancel_all_requests(p);
                 stalled = true;
             }
         }
-        let mut expired = false;
-        for f in self.core.fetches.values_mut() {
-            expired |= f.expire(now);
-        }
+        let expired = self.core.fetches.expire(now);
         if expired {
             self.request_metadata();
         }
         // Initial seeding: the strict rule must not leave the seed idle.
-        if self.core.super_seed_holding() && self.peers.values().all(|p| p.queue.is_empty()) {
+        if self.core.super_seed_holding() && self.peers.values().all(|p| p.upload.queued() == 0) {
             for p in self.peers.values_mut() {
                 self.core.super_seed_waive(p);
             }

@@ -33,10 +33,10 @@ pub(super) fn make_torrent(len: usize, piece_len: u32, seed: u64) -> (Metainfo, 
     (m, data)
 }
 
-fn peer_id(i: usize) -> [u8; 20] {
+fn peer_id(i: usize) -> PeerId {
     let mut id = *b"-TS0001-000000000000";
     id[19] = b'a' + u8::try_from(i).unwrap();
-    id
+    PeerId(id)
 }
 
 fn config(i: usize) -> Config {
@@ -223,6 +223,34 @@ fn seed_to_one_leecher_transfers_every_byte() {
 }
 
 #[test]
+fn bytes_left_is_the_total_minus_the_verified_pieces() {
+    // 3 pieces of 32 KiB and a short last piece: the count must not assume full pieces.
+    let (m, data) = make_torrent(3 * 32_768 + 1000, 32_768, 9);
+    let total = data.len() as u64;
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), mem_leech(&m, 1)]);
+    assert_eq!(net.nodes[0].engine.bytes_left(), Some(0));
+    assert_eq!(net.nodes[1].engine.bytes_left(), Some(total));
+    net.connect(0, 1);
+    let lengths = m.info.lengths();
+    let seen = std::cell::Cell::new(0u32);
+    net.run(Time::from_millis(60_000), |net| {
+        let e = &net.nodes[1].engine;
+        let have: u64 = lengths
+            .iter_pieces()
+            .filter(|p| e.have().get(p.get()))
+            .map(|p| u64::from(lengths.piece_len(p)))
+            .sum();
+        assert_eq!(e.bytes_left(), Some(total - have));
+        seen.set(seen.get().max(e.have().count_ones()));
+        e.is_complete()
+    });
+    assert_eq!(seen.get(), 4);
+    assert_eq!(net.nodes[1].engine.bytes_left(), Some(0));
+    let magnet = Engine::new(config(2), Torrent::Magnet(m.info_hash), MemoryStore::new()).unwrap();
+    assert_eq!(magnet.bytes_left(), None);
+}
+
+#[test]
 fn magnet_fetches_metadata_then_content() {
     let (m, data) = make_torrent(300_000, 32_768, 2);
     let magnet = Engine::new(config(1), Torrent::Magnet(m.info_hash), MemoryStore::new()).unwrap();
@@ -235,7 +263,7 @@ fn magnet_fetches_metadata_then_content() {
         Some(&Event::PeerHandshake {
             peer: key(0),
             peer_id: peer_id(0),
-            client: Some(Config::new([0; 20], 0).client),
+            client: Some(Config::new(PeerId([0; 20]), 0).client),
         })
     );
     assert!(leech.events.contains(&Event::Metadata));
@@ -423,8 +451,8 @@ impl Raw {
         self.send(&b);
     }
 
-    fn handshake(&mut self, info_hash: [u8; 20]) {
-        self.send(&Handshake::new(info_hash, *b"-XX0001-rawpeer00000").encode());
+    fn handshake(&mut self, info_hash: InfoHash) {
+        self.send(&Handshake::new(info_hash, PeerId(*b"-XX0001-rawpeer00000")).encode());
     }
 
     fn advance(&mut self, d: Duration) {
@@ -441,7 +469,7 @@ impl Raw {
 fn handshake_then_extended_handshake_then_bitfield() {
     let (m, data) = make_torrent(5 * 16_384, 16_384, 5);
     let mut r = Raw::new(mem_seed(&m, &data, 0));
-    r.handshake(m.info_hash.0);
+    r.handshake(m.info_hash);
     let got = r.take();
     assert_eq!(got.len(), 2, "{got:?}");
     let Message::Extended { id: 0, payload } = &got[0] else {
@@ -455,7 +483,7 @@ fn handshake_then_extended_handshake_then_bitfield() {
     assert_eq!(got[1], Message::Bitfield(vec![0b1111_1000]));
     // A leecher with nothing sends no bitfield.
     let mut r = Raw::new(mem_leech(&m, 1));
-    r.handshake(m.info_hash.0);
+    r.handshake(m.info_hash);
     let got = r.take();
     assert_eq!(got.len(), 1);
     assert!(matches!(got[0], Message::Extended { id: 0, .. }));
@@ -468,11 +496,14 @@ type Case = (Vec<u8>, fn(&DisconnectReason) -> bool);
 fn malformed_input_disconnects_without_panicking() {
     let (m, data) = make_torrent(5 * 16_384, 16_384, 6);
     let cases: Vec<Case> = vec![
-        (Handshake::new([9; 20], [1; 20]).encode().to_vec(), |r| {
-            *r == DisconnectReason::InfoHashMismatch
-        }),
         (
-            Handshake::new(m.info_hash.0, peer_id(0)).encode().to_vec(),
+            Handshake::new(InfoHash([9; 20]), PeerId([1; 20]))
+                .encode()
+                .to_vec(),
+            |r| *r == DisconnectReason::InfoHashMismatch,
+        ),
+        (
+            Handshake::new(m.info_hash, peer_id(0)).encode().to_vec(),
             |r| *r == DisconnectReason::OwnPeerId,
         ),
         (b"\x13BitTorrent protocoX".to_vec(), |r| {
@@ -542,7 +573,7 @@ fn malformed_input_disconnects_without_panicking() {
     ];
     for (bytes, check) in after_handshake {
         let mut r = Raw::new(mem_seed(&m, &data, 0));
-        r.handshake(m.info_hash.0);
+        r.handshake(m.info_hash);
         assert!(r.disconnected.is_none());
         r.send(&bytes);
         let reason = r.disconnected.clone().expect("disconnected");
@@ -555,7 +586,7 @@ fn malformed_input_disconnects_without_panicking() {
     let mut rng = Rng::new(66);
     for len in 0..300 {
         let mut r = Raw::new(mem_seed(&m, &data, 0));
-        r.handshake(m.info_hash.0);
+        r.handshake(m.info_hash);
         let mut junk = vec![0u8; len];
         rng.fill(&mut junk);
         r.send(&junk);
@@ -567,7 +598,9 @@ fn fragmented_and_merged_input_is_handled() {
     let (m, data) = make_torrent(3 * 16_384, 16_384, 7);
     let mut r = Raw::new(mem_seed(&m, &data, 0));
     // Handshake, interested and a request in one buffer, fed one byte at a time.
-    let mut bytes = Handshake::new(m.info_hash.0, [3; 20]).encode().to_vec();
+    let mut bytes = Handshake::new(m.info_hash, PeerId([3; 20]))
+        .encode()
+        .to_vec();
     Message::Interested.encode(&mut bytes);
     Message::Request {
         index: 1,
@@ -599,7 +632,7 @@ fn requests_while_choked_are_ignored_and_send_buffer_limits_uploads() {
     )
     .unwrap();
     let mut r = Raw::new(seed);
-    r.handshake(m.info_hash.0);
+    r.handshake(m.info_hash);
     r.take();
     let request = |i: u32| Message::Request {
         index: i,
@@ -642,7 +675,7 @@ fn requests_while_choked_are_ignored_and_send_buffer_limits_uploads() {
 fn keepalive_and_idle_timeout() {
     let (m, data) = make_torrent(16_384, 16_384, 9);
     let mut r = Raw::new(mem_seed(&m, &data, 0));
-    r.handshake(m.info_hash.0);
+    r.handshake(m.info_hash);
     r.take();
     r.advance(Duration::from_secs(30));
     assert!(r.take().is_empty());
@@ -779,7 +812,9 @@ fn pending_reads_are_retried_on_store_ready() {
     net.nodes[0]
         .engine
         .handle_input(Time::ZERO, Input::Connected { peer: key(1) });
-    let mut bytes = Handshake::new(m.info_hash.0, [5; 20]).encode().to_vec();
+    let mut bytes = Handshake::new(m.info_hash, PeerId([5; 20]))
+        .encode()
+        .to_vec();
     Message::Interested.encode(&mut bytes);
     Message::Request {
         index: 2,
@@ -869,14 +904,14 @@ fn requests_taken_over_by_an_idle_peer_get_a_fresh_timeout() {
     // 31 s after connecting, B unchokes the leecher, whose pipeline there is idle, and the
     // leecher takes over as many requests as B accepts from the slow seed.
     let leech = &mut net.nodes[1].engine;
-    assert!(leech.peers[&key(0)].requests.len() >= 8);
+    assert!(leech.peers[&key(0)].download.outstanding() >= 8);
     let now = Time::from_millis(31_000);
     leech.core.now = now;
     leech.peers.get_mut(&key(2)).unwrap().peer_choking = false;
     leech.steal(key(2));
     let b = &leech.peers[&key(2)];
-    assert_eq!(b.requests.len(), 4);
+    assert_eq!(b.download.outstanding(), 4);
     // Their timeout runs from now, not from the connection: the next tick must not find B
     // stalled after 30 s without a block.
-    assert_eq!(b.progress_at, now);
+    assert_eq!(b.download.progress_at(), now);
 }

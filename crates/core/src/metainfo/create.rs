@@ -274,7 +274,7 @@ mod tests {
         for (i, chunk) in bytes.chunks(32_768).enumerate() {
             assert_eq!(m.info.pieces()[i], crate::sha1(chunk));
         }
-        assert_eq!(m.info_hash, InfoHash::of(&m.info_bytes));
+        assert_eq!(m.info_hash, InfoHash(crate::sha1(&m.info_bytes)));
         assert!(m.info.is_single_file());
         assert_eq!(
             m.created_by.as_deref(),

@@ -26,7 +26,6 @@ pub struct Decoder {
     head_len: usize,
     ready: VecDeque<Frame>,
     error: Option<WireError>,
-    ignored: u64,
 }
 
 impl Decoder {
@@ -39,7 +38,6 @@ impl Decoder {
             head_len: 0,
             ready: VecDeque::new(),
             error: None,
-            ignored: 0,
         }
     }
 
@@ -51,11 +49,6 @@ impl Decoder {
 
     pub fn limits(&self) -> WireLimits {
         self.limits
-    }
-
-    /// Number of messages skipped so far (unknown ids, `port`).
-    pub fn ignored_messages(&self) -> u64 {
-        self.ignored
     }
 
     /// Feeds bytes from the transport, in any slicing. After an error, further bytes are
@@ -276,7 +269,6 @@ impl Decoder {
                 self.emit(msg);
             }
             Rest::Skip => {
-                self.ignored = self.ignored.saturating_add(1);
                 if remaining == 0 {
                     self.head_len = 0;
                 } else {
@@ -351,13 +343,14 @@ enum Rest {
 mod tests {
     use super::*;
     use crate::bitfield::Bitfield;
+    use crate::ids::{InfoHash, PeerId};
     use crate::rng::Rng;
     use crate::wire::{ExtendedHandshake, MAX_EXTENDED_LEN};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    const INFO_HASH: [u8; 20] = [0xab; 20];
-    const PEER_ID: [u8; 20] = *b"-TS0001-abcdefghijkl";
+    const INFO_HASH: InfoHash = InfoHash([0xab; 20]);
+    const PEER_ID: PeerId = PeerId(*b"-TS0001-abcdefghijkl");
 
     fn handshake_bytes() -> Vec<u8> {
         Handshake::new(INFO_HASH, PEER_ID).encode().to_vec()
@@ -662,7 +655,6 @@ mod tests {
         d.push(&[0, 0, 0, 1, id::UNCHOKE]);
         assert_eq!(d.next(), Ok(Some(Frame::Message(Message::Unchoke))));
         assert_eq!(d.next(), Ok(None));
-        assert_eq!(d.ignored_messages(), 3);
     }
 
     /// Prints decoding throughput for WebTorrent's send pattern (13-byte header, then the

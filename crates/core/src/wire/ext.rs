@@ -184,6 +184,7 @@ pub fn metadata_pieces(size: u64) -> u64 {
 #[allow(clippy::arithmetic_side_effects)] // Test code: overflow would fail the test.
 mod tests {
     use super::*;
+    use crate::ids::{InfoHash, PeerId};
     use crate::wire::{Decoder, Frame, Handshake, WireLimits, UT_METADATA};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -303,7 +304,7 @@ mod tests {
         let mut bytes = Vec::new();
         encoded.encode(&mut bytes);
         let mut d = Decoder::new(WireLimits::default());
-        d.push(&Handshake::new([1; 20], [2; 20]).encode());
+        d.push(&Handshake::new(InfoHash([1; 20]), PeerId([2; 20])).encode());
         assert!(matches!(d.next(), Ok(Some(Frame::Handshake(_)))));
         for part in [&bytes[..3], &bytes[3..30], &bytes[30..9000], &bytes[9000..]] {
             d.push(part);

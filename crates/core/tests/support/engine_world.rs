@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tabswarm_core::bencode::{self, Value};
 use tabswarm_core::engine::{Config, Engine, Event, Input, Output, PeerKey, Torrent};
+use tabswarm_core::ids::PeerId;
 use tabswarm_core::metainfo::Metainfo;
 use tabswarm_core::store::MemoryStore;
 use tabswarm_core::time::Time;
@@ -50,10 +51,10 @@ fn torrent(data: &[u8]) -> Metainfo {
     Metainfo::from_info_bytes(bencode::encode(&info)).unwrap()
 }
 
-fn id(tag: u8) -> [u8; 20] {
+fn id(tag: u8) -> PeerId {
     let mut id = *b"-FZ0001-000000000000";
     id[19] = tag;
-    id
+    PeerId(id)
 }
 
 /// Reads the fuzz input as a script; past its end every read is zero.
@@ -332,7 +333,7 @@ impl World {
         self.hostile_requests.clear();
         self.leecher_input(Input::Connected { peer: PeerKey(k) });
         if valid_handshake {
-            let mut hs = Handshake::new(self.meta.info_hash.0, id(b'H'));
+            let mut hs = Handshake::new(self.meta.info_hash, id(b'H'));
             hs.reserved[5] |= 0x10;
             hs.reserved[7] |= 0x04;
             self.hostile_send(&hs.encode());
