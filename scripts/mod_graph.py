@@ -32,7 +32,7 @@ def module_of(path):
 
 def strip(text):
     text = re.sub(r"#\[cfg\([^\]]*\btest\b[^\]]*\)\]\s*mod \w+;", "", text)
-    text = re.sub(r"#\[cfg\(test\)\]\s*mod \w+\s*\{.*", "", text, flags=re.S)
+    text = re.sub(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\](?:[ \t]*//[^\n]*)?\s*)*mod \w+\s*\{.*", "", text, flags=re.S)
     text = re.sub(r"'(\\.|[^'\\])'", "''", text)
     text = re.sub(r'"(\\.|[^"\\])*"', '""', text)
     return re.sub(r"//.*", "", text)

@@ -11,6 +11,8 @@ step() { printf '\n== %s ==\n' "$*" >&2; }
 step "cargo fmt --check"
 cargo fmt --all --check
 cargo fmt --manifest-path fuzz/Cargo.toml --check
+step "core's module graph has no cycle"
+python3 scripts/mod_graph.py crates/core/src >/dev/null || python3 scripts/mod_graph.py crates/core/src
 step "cargo clippy (native)"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 step "cargo clippy (wasm32)"

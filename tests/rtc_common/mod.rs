@@ -7,9 +7,9 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 use tabswarm::rtc::{EventSink, RtcConfig, RtcEvent, RtcPeer};
 
-pub type Events = mpsc::UnboundedReceiver<RtcEvent>;
+pub(crate) type Events = mpsc::UnboundedReceiver<RtcEvent>;
 
-pub fn sink() -> (EventSink, Events) {
+pub(crate) fn sink() -> (EventSink, Events) {
     let (tx, rx) = mpsc::unbounded();
     let sink: EventSink = Rc::new(move |ev| {
         let _ = tx.unbounded_send(ev);
@@ -17,11 +17,11 @@ pub fn sink() -> (EventSink, Events) {
     (sink, rx)
 }
 
-pub fn config() -> RtcConfig {
+pub(crate) fn config() -> RtcConfig {
     RtcConfig::new(js_sys::Array::new().into())
 }
 
-pub async fn connected_pair() -> ((RtcPeer, Events), (RtcPeer, Events)) {
+pub(crate) async fn connected_pair() -> ((RtcPeer, Events), (RtcPeer, Events)) {
     let (sink_a, mut rx_a) = sink();
     let (sink_b, mut rx_b) = sink();
     let (a, offer) = RtcPeer::offer(&config(), sink_a).await.expect("offer");

@@ -3,7 +3,7 @@
 //! keep the same one: "keep the first" let each keep a different one, and close the other's,
 //! which lost both.
 
-use crate::tracker_proto::PeerId;
+use crate::ids::PeerId;
 
 /// A second connection to `remote` finished signalling while one exists: true to keep the new
 /// one (and close the old), false to close the new one. The connection kept is the one whose

@@ -9,8 +9,6 @@
 //! then drain `poll_output()` until it returns `Output::Timeout(at)`; call it again with
 //! `Input::Timeout` at or after `at` (or sooner, if another input arrives).
 
-#![warn(unreachable_pub)]
-
 pub mod bencode;
 pub mod bitfield;
 pub mod choker;

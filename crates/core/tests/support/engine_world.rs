@@ -528,7 +528,7 @@ impl World {
 }
 
 /// Plays one script; panics when a rule is broken.
-pub fn run(input: &[u8]) {
+pub(crate) fn run(input: &[u8]) {
     let mut s = Script(input);
     let flags = s.u8();
     let mut w = World::new(flags & 1 == 1);

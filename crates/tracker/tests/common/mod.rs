@@ -13,9 +13,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a test waits for a message it expects.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
-pub async fn start(config: Config) -> ServerHandle {
+pub(crate) async fn start(config: Config) -> ServerHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     serve(
         listener,
@@ -27,24 +27,30 @@ pub async fn start(config: Config) -> ServerHandle {
     .unwrap()
 }
 
-pub fn ih(b: u8) -> InfoHash {
+pub(crate) fn ih(b: u8) -> InfoHash {
     InfoHash([b; 20])
 }
-pub fn pid(b: u8) -> PeerId {
+pub(crate) fn pid(b: u8) -> PeerId {
     PeerId([b; 20])
 }
-pub fn oid(b: u8) -> OfferId {
+pub(crate) fn oid(b: u8) -> OfferId {
     OfferId([b; 20])
 }
 
-pub fn sdp(kind: SdpType, tag: &str) -> Sdp {
+pub(crate) fn sdp(kind: SdpType, tag: &str) -> Sdp {
     Sdp {
         kind,
         sdp: format!("v=0\r\no=- {tag} 2 IN IP4 127.0.0.1\r\ns=-\r\n"),
     }
 }
 
-pub fn announce(t: u8, p: u8, left: u64, event: Option<Event>, offer_ids: &[u8]) -> ClientMessage {
+pub(crate) fn announce(
+    t: u8,
+    p: u8,
+    left: u64,
+    event: Option<Event>,
+    offer_ids: &[u8],
+) -> ClientMessage {
     let mut a = AnnounceRequest::new(ih(t), pid(p));
     a.left = Some(left);
     a.event = event;
@@ -59,7 +65,7 @@ pub fn announce(t: u8, p: u8, left: u64, event: Option<Event>, offer_ids: &[u8])
     ClientMessage::Announce(a)
 }
 
-pub fn answer(t: u8, from: u8, to: u8, offer_id: OfferId) -> ClientMessage {
+pub(crate) fn answer(t: u8, from: u8, to: u8, offer_id: OfferId) -> ClientMessage {
     let mut a = AnnounceRequest::new(ih(t), pid(from));
     a.answer = Some(Answer {
         to_peer_id: pid(to),
@@ -69,32 +75,32 @@ pub fn answer(t: u8, from: u8, to: u8, offer_id: OfferId) -> ClientMessage {
     ClientMessage::Announce(a)
 }
 
-pub struct Client {
+pub(crate) struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
 impl Client {
-    pub async fn connect(addr: SocketAddr) -> Client {
+    pub(crate) async fn connect(addr: SocketAddr) -> Client {
         Client::connect_path(addr, "/announce").await
     }
 
-    pub async fn connect_path(addr: SocketAddr, path: &str) -> Client {
+    pub(crate) async fn connect_path(addr: SocketAddr, path: &str) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
             .await
             .unwrap();
         Client { ws }
     }
 
-    pub async fn send(&mut self, m: &ClientMessage) {
+    pub(crate) async fn send(&mut self, m: &ClientMessage) {
         self.send_text(&m.to_json()).await;
     }
 
-    pub async fn send_text(&mut self, s: &str) {
+    pub(crate) async fn send_text(&mut self, s: &str) {
         self.ws.send(Message::text(s)).await.unwrap();
     }
 
     /// The next message, or `None` when the connection closed.
-    pub async fn next_raw(&mut self, wait: Duration) -> Option<Message> {
+    pub(crate) async fn next_raw(&mut self, wait: Duration) -> Option<Message> {
         match tokio::time::timeout(wait, self.ws.next()).await {
             Err(_) => panic!("no message within {wait:?}"),
             Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => None,
@@ -102,7 +108,7 @@ impl Client {
         }
     }
 
-    pub async fn recv(&mut self) -> TrackerMessage {
+    pub(crate) async fn recv(&mut self) -> TrackerMessage {
         loop {
             match self.next_raw(WAIT).await {
                 Some(Message::Text(t)) => return TrackerMessage::from_json(t.as_bytes()).unwrap(),
@@ -113,7 +119,7 @@ impl Client {
     }
 
     /// Expects a failure reply whose reason contains `needle`; returns it.
-    pub async fn recv_failure(&mut self, needle: &str) -> Failure {
+    pub(crate) async fn recv_failure(&mut self, needle: &str) -> Failure {
         match self.recv().await {
             TrackerMessage::Failure(f) => {
                 assert!(
@@ -128,14 +134,14 @@ impl Client {
     }
 
     /// Asserts that nothing arrives for `ms` milliseconds.
-    pub async fn expect_silence(&mut self, ms: u64) {
+    pub(crate) async fn expect_silence(&mut self, ms: u64) {
         if let Ok(m) = tokio::time::timeout(Duration::from_millis(ms), self.ws.next()).await {
             panic!("expected silence, got {m:?}");
         }
     }
 
     /// Waits until the server closes the connection (within `wait`), skipping other messages.
-    pub async fn expect_closed(&mut self, wait: Duration) {
+    pub(crate) async fn expect_closed(&mut self, wait: Duration) {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.ws.next()).await {
@@ -148,7 +154,7 @@ impl Client {
 }
 
 /// A plain HTTP/1.1 GET; returns (status line, headers text, body).
-pub async fn http_get(addr: SocketAddr, path: &str) -> (String, String, Vec<u8>) {
+pub(crate) async fn http_get(addr: SocketAddr, path: &str) -> (String, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();

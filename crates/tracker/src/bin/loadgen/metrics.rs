@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Event counts, bumped by every connection task.
 #[derive(Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub announces_sent: AtomicU64,
     pub answers_sent: AtomicU64,
     pub replies: AtomicU64,
@@ -19,7 +19,7 @@ pub struct Counters {
 
 /// A plain copy of [`Counters`] at one moment.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub announces_sent: u64,
     pub answers_sent: u64,
     pub replies: u64,
@@ -31,7 +31,7 @@ pub struct Snapshot {
 }
 
 impl Counters {
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Snapshot {
             announces_sent: l(&self.announces_sent),
@@ -48,11 +48,11 @@ impl Counters {
 
 impl Snapshot {
     /// Messages the tracker sent (everything the clients received).
-    pub fn received(&self) -> u64 {
+    pub(crate) fn received(&self) -> u64 {
         self.replies + self.offers + self.answers + self.failures + self.other
     }
 
-    pub fn minus(&self, b: &Snapshot) -> Snapshot {
+    pub(crate) fn minus(&self, b: &Snapshot) -> Snapshot {
         Snapshot {
             announces_sent: self.announces_sent - b.announces_sent,
             answers_sent: self.answers_sent - b.answers_sent,
@@ -67,7 +67,7 @@ impl Snapshot {
 }
 
 /// Latency histogram in microseconds: 10 µs buckets below 10 ms, 1 ms buckets up to 60 s.
-pub struct Histogram {
+pub(crate) struct Histogram {
     buckets: Vec<AtomicU64>,
 }
 
@@ -75,7 +75,7 @@ const FINE: u64 = 1000; // buckets of 10 µs up to 10 ms
 const COARSE: u64 = 60_000 - 10; // buckets of 1 ms from 10 ms to 60 s
 
 impl Histogram {
-    pub fn new() -> Histogram {
+    pub(crate) fn new() -> Histogram {
         Histogram {
             buckets: (0..FINE + COARSE + 1).map(|_| AtomicU64::new(0)).collect(),
         }
@@ -100,18 +100,18 @@ impl Histogram {
         }
     }
 
-    pub fn record(&self, us: u64) {
+    pub(crate) fn record(&self, us: u64) {
         if let Some(b) = self.buckets.get(Self::index(us)) {
             b.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
     /// The `q` quantile (0..=1) in milliseconds, by bucket upper bound; 0 when empty.
-    pub fn quantile_ms(&self, q: f64) -> f64 {
+    pub(crate) fn quantile_ms(&self, q: f64) -> f64 {
         let total = self.count();
         if total == 0 {
             return 0.0;
@@ -129,12 +129,12 @@ impl Histogram {
 }
 
 /// CPU time (user + system) of a process in seconds, from `/proc/PID/stat`.
-pub fn cpu_secs(pid: &str) -> Option<f64> {
+pub(crate) fn cpu_secs(pid: &str) -> Option<f64> {
     cpu_split(pid).map(|(u, s)| u + s)
 }
 
 /// (user, system) CPU time of a process in seconds, from `/proc/PID/stat`.
-pub fn cpu_split(pid: &str) -> Option<(f64, f64)> {
+pub(crate) fn cpu_split(pid: &str) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -146,7 +146,7 @@ pub fn cpu_split(pid: &str) -> Option<(f64, f64)> {
 }
 
 /// A `/proc/PID/status` field in KiB (`VmHWM`, `VmRSS`).
-pub fn status_kib(pid: &str, field: &str) -> Option<u64> {
+pub(crate) fn status_kib(pid: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -155,7 +155,7 @@ pub fn status_kib(pid: &str, field: &str) -> Option<u64> {
 }
 
 /// The soft limit on open files, from `/proc/self/limits`.
-pub fn open_files_limit() -> Option<u64> {
+pub(crate) fn open_files_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()

@@ -24,10 +24,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::metrics::{Counters, Histogram};
 
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What every peer shares.
-pub struct Plan {
+pub(crate) struct Plan {
     pub url: String,
     pub offers: usize,
     /// Time between a peer's announces; `None`: next announce right after each reply.
@@ -47,7 +47,7 @@ pub struct Plan {
 
 impl Plan {
     /// SDP pools of `n` realistic offers and answers each.
-    pub fn sdp_pools(rng: &mut Rng, n: usize) -> (Vec<String>, Vec<String>) {
+    pub(crate) fn sdp_pools(rng: &mut Rng, n: usize) -> (Vec<String>, Vec<String>) {
         let pool = |rng: &mut Rng, kind: &str| {
             (0..n)
                 .map(|_| serde_json::to_string(&sdp(rng, kind)).unwrap_or_default())
@@ -57,7 +57,7 @@ impl Plan {
     }
 }
 
-pub async fn connect(url: &str) -> Result<Ws, String> {
+pub(crate) async fn connect(url: &str) -> Result<Ws, String> {
     let cfg = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0)
@@ -69,7 +69,7 @@ pub async fn connect(url: &str) -> Result<Ws, String> {
 }
 
 /// Runs one peer on an open socket until `stop` turns true or the socket fails.
-pub async fn run(
+pub(crate) async fn run(
     mut ws: Ws,
     plan: Arc<Plan>,
     info_hash: InfoHash,
@@ -185,14 +185,14 @@ pub async fn run(
 }
 
 /// This peer's pre-encoded identity.
-pub struct Me {
+pub(crate) struct Me {
     pub info_hash: String,
     pub peer_id: String,
     pub left: u64,
 }
 
 /// An announce with `plan.offers` fresh offer ids and pooled SDPs.
-pub fn announce(plan: &Plan, me: &Me, rng: &mut Rng, started: bool) -> String {
+pub(crate) fn announce(plan: &Plan, me: &Me, rng: &mut Rng, started: bool) -> String {
     let mut s = String::with_capacity(200 + plan.offers * 620);
     s.push_str("{\"action\":\"announce\",\"info_hash\":");
     s.push_str(&me.info_hash);
@@ -226,7 +226,7 @@ pub fn announce(plan: &Plan, me: &Me, rng: &mut Rng, started: bool) -> String {
 }
 
 /// The answer to a forwarded offer, echoing its `info_hash`, `peer_id` and `offer_id` tokens.
-pub fn answer_to(plan: &Plan, me: &Me, rng: &mut Rng, offer: &str) -> Option<String> {
+pub(crate) fn answer_to(plan: &Plan, me: &Me, rng: &mut Rng, offer: &str) -> Option<String> {
     let ih = field(offer, "\"info_hash\":")?;
     let from = field(offer, "\"peer_id\":")?;
     let oid = field(offer, "\"offer_id\":")?;
@@ -248,7 +248,7 @@ pub fn answer_to(plan: &Plan, me: &Me, rng: &mut Rng, offer: &str) -> Option<Str
 
 /// The raw JSON string token (quotes included) after the first occurrence of `pat` in `json`.
 /// `pat` is the quoted key with its colon, e.g. `"\"peer_id\":"`.
-pub fn field<'a>(json: &'a str, pat: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(json: &'a str, pat: &str) -> Option<&'a str> {
     let at = json.find(pat)? + pat.len();
     let rest = &json[at..];
     let open = rest.find('"')?;
