@@ -235,11 +235,6 @@ impl RtcPeer {
         Ok(!self.shared.blocked.get())
     }
 
-    /// True while the data channel is open and not blocked by backpressure.
-    pub fn is_writable(&self) -> bool {
-        self.is_open() && !self.shared.blocked.get()
-    }
-
     /// True while the data channel is open.
     pub fn is_open(&self) -> bool {
         self.shared

@@ -142,11 +142,6 @@ impl Bitfield {
         self.ones
     }
 
-    /// Number of clear bits, O(1).
-    pub const fn count_zeros(&self) -> u32 {
-        self.len - self.ones
-    }
-
     /// Every bit set (a seeder's bitfield), O(1). A zero-length bitfield is full.
     pub const fn is_full(&self) -> bool {
         self.ones == self.len

@@ -56,11 +56,6 @@ impl Rng {
         i
     }
 
-    /// Uniform in `[0, 1)`.
-    pub fn unit_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
     /// Fills `buf` with random bytes.
     pub fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
@@ -75,11 +70,6 @@ impl Rng {
             let j = self.index(i + 1);
             items.swap(i, j);
         }
-    }
-
-    /// A new generator whose stream is independent of this one's continuation.
-    pub fn fork(&mut self) -> Rng {
-        Rng::new(self.next_u64())
     }
 }
 

@@ -133,11 +133,6 @@ impl MemoryStore {
         (self.lengths.is_some() && self.stored.iter().all(|&s| s)).then_some(&self.data[..])
     }
 
-    /// Gives the buffer back (complete or not; unwritten ranges are zero).
-    pub fn into_content(self) -> Vec<u8> {
-        self.data
-    }
-
     fn range(&self, block: BlockInfo) -> Result<std::ops::Range<usize>, StoreError> {
         let lengths = self.lengths.ok_or(StoreError::NoLengths)?;
         let out_of_range = StoreError::OutOfRange {

@@ -30,9 +30,6 @@ impl Time {
     pub const fn as_micros(self) -> u64 {
         self.0
     }
-    pub fn as_millis_f64(self) -> f64 {
-        self.0 as f64 / 1000.0
-    }
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1_000_000.0
     }

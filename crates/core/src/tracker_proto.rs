@@ -310,14 +310,6 @@ impl ClientMessage {
         raw.into_message()
     }
 
-    #[cfg(feature = "json")]
-    /// Decodes one WebSocket text message (skips the UTF-8 check `from_json` does).
-    pub fn from_json_str(text: &str) -> Result<ClientMessage, DecodeError> {
-        let raw: RawClient = serde_json::from_str(text)
-            .map_err(|e| DecodeError::bare(ProtoError::InvalidJson(short(e.to_string()))))?;
-        raw.into_message()
-    }
-
     /// The JSON text to send.
     #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {

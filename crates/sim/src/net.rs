@@ -141,9 +141,6 @@ enum Ev {
         peer: usize,
         at: Time,
     },
-    Leave {
-        peer: usize,
-    },
 }
 
 struct Entry {
@@ -268,11 +265,6 @@ impl Sim {
         self.input(b, Input::Connected { peer: key(a) });
     }
 
-    /// Schedules `peer` to leave the swarm at `at`.
-    pub fn schedule_leave(&mut self, peer: usize, at: Time) {
-        self.push(at, Ev::Leave { peer });
-    }
-
     /// Processes events until `stop` holds, the heap empties, or `until` passes.
     pub fn run(&mut self, until: Time, mut stop: impl FnMut(&mut Sim) -> bool) {
         while let Some(Reverse(e)) = self.heap.pop() {
@@ -349,7 +341,6 @@ impl Sim {
                     self.input(peer, Input::Timeout);
                 }
             }
-            Ev::Leave { peer } => self.leave(peer),
         }
     }
 
