@@ -27,7 +27,9 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use futures::channel::oneshot;
-use tabswarm_core::engine::{Config, Engine, Event, Input, Output, PeerKey, Stats, Torrent};
+use tabswarm_core::engine::{
+    Config, Engine, Event, Input, Output, PeerKey, PeerStats, Stats, Torrent,
+};
 use tabswarm_core::ids::PeerId;
 use tabswarm_core::magnet::Magnet;
 use tabswarm_core::metainfo::Metainfo;
@@ -329,13 +331,13 @@ impl Driver {
     }
 
     /// Every figure of the torrent now, without the peer list.
-    pub fn figures(&self) -> Figures {
-        figures_of(&self.state.borrow().engine)
-    }
-
-    /// Counters, rates and the peer list.
     pub fn stats(&self) -> Stats {
         self.state.borrow().engine.stats()
+    }
+
+    /// Every connection's figures.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.state.borrow().engine.peer_stats()
     }
 
     /// Bytes queued in the data channel of `peer`.
@@ -406,7 +408,7 @@ impl Driver {
         if s.ended.is_some() {
             return Vec::new();
         }
-        let c = s.engine.counters();
+        let c = s.engine.stats();
         let (down, up) = self.reported.replace((c.downloaded, c.uploaded));
         let mut fx = Vec::new();
         if c.downloaded > down {
@@ -665,7 +667,7 @@ impl Driver {
             }
             Event::PieceVerified { piece } => {
                 fx.push(Effect::Emit(TorrentEvent::Piece, JsValue::from(piece)));
-                let progress = figures_of(&s.engine).progress();
+                let progress = s.engine.stats().progress();
                 fx.push(Effect::Emit(TorrentEvent::Progress, progress.into()));
             }
             Event::HashFailed { piece } => fx.push(error_effect(Failure::new(
@@ -789,7 +791,7 @@ impl Driver {
         let Ok(s) = self.state.try_borrow() else {
             return self.transfer.get();
         };
-        let c = s.engine.counters();
+        let c = s.engine.stats();
         let t = Transfer {
             uploaded: c.uploaded,
             downloaded: c.downloaded,
@@ -853,69 +855,6 @@ impl Host for Driver {
 
     fn notice(&self, notice: Notice) {
         self.push(Work::Notice(notice));
-    }
-}
-
-/// Every figure of a torrent at one moment (see `TorrentStats` in the d.ts).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Figures {
-    /// Verified bytes held.
-    pub have: u64,
-    /// Total bytes (0 before the metadata).
-    pub length: u64,
-    pub pieces_have: u32,
-    pub pieces: u32,
-    pub done: bool,
-    pub downloaded: u64,
-    pub uploaded: u64,
-    pub received: u64,
-    pub wasted: u64,
-    pub download_rate: u64,
-    pub upload_rate: u64,
-    pub num_peers: u32,
-}
-
-impl Figures {
-    /// Verified fraction, 0 to 1 (0 before the metadata).
-    pub fn progress(&self) -> f64 {
-        if self.length == 0 {
-            0.0
-        } else {
-            js::u64_to_f64(self.have) / js::u64_to_f64(self.length)
-        }
-    }
-
-    /// Milliseconds to done at the current download rate: 0 when done, infinite without a rate.
-    pub fn time_remaining_ms(&self) -> f64 {
-        if self.done {
-            0.0
-        } else if self.download_rate == 0 {
-            f64::INFINITY
-        } else {
-            let left = self.length.saturating_sub(self.have);
-            js::u64_to_f64(left) * 1000.0 / js::u64_to_f64(self.download_rate)
-        }
-    }
-}
-
-fn figures_of(e: &Engine<BrowserStore>) -> Figures {
-    let c = e.counters();
-    let (length, pieces) = e.metainfo().map_or((0, 0), |m| {
-        (m.info.total_length(), m.info.lengths().num_pieces())
-    });
-    Figures {
-        have: c.have,
-        length,
-        pieces_have: e.have().count_ones(),
-        pieces,
-        done: e.is_complete(),
-        downloaded: c.downloaded,
-        uploaded: c.uploaded,
-        received: c.received,
-        wasted: c.wasted,
-        download_rate: c.download_rate,
-        upload_rate: c.upload_rate,
-        num_peers: u32::try_from(e.num_peers()).unwrap_or(u32::MAX),
     }
 }
 

@@ -343,55 +343,55 @@ impl Torrent {
     /// Verified fraction, 0 to 1.
     #[wasm_bindgen(getter)]
     pub fn progress(&self) -> f64 {
-        self.driver.figures().progress()
+        self.driver.stats().progress()
     }
 
     /// Verified bytes downloaded in this session.
     #[wasm_bindgen(getter)]
     pub fn downloaded(&self) -> f64 {
-        u64_to_f64(self.driver.figures().downloaded)
+        u64_to_f64(self.driver.stats().downloaded)
     }
 
     /// Block bytes sent to peers.
     #[wasm_bindgen(getter)]
     pub fn uploaded(&self) -> f64 {
-        u64_to_f64(self.driver.figures().uploaded)
+        u64_to_f64(self.driver.stats().uploaded)
     }
 
     /// Every byte received over the data channels.
     #[wasm_bindgen(getter)]
     pub fn received(&self) -> f64 {
-        u64_to_f64(self.driver.figures().received)
+        u64_to_f64(self.driver.stats().received)
     }
 
     /// Bytes/s of blocks received (over the engine's rate window).
     #[wasm_bindgen(getter, js_name = downloadSpeed)]
     pub fn download_speed(&self) -> f64 {
-        u64_to_f64(self.driver.figures().download_rate)
+        u64_to_f64(self.driver.stats().download_rate)
     }
 
     /// Bytes/s of blocks sent.
     #[wasm_bindgen(getter, js_name = uploadSpeed)]
     pub fn upload_speed(&self) -> f64 {
-        u64_to_f64(self.driver.figures().upload_rate)
+        u64_to_f64(self.driver.stats().upload_rate)
     }
 
     /// Connected peers (handshake or not).
     #[wasm_bindgen(getter, js_name = numPeers)]
     pub fn num_peers(&self) -> u32 {
-        self.driver.figures().num_peers
+        self.driver.stats().num_peers
     }
 
     /// Every figure at one moment: one call instead of a getter each.
     #[wasm_bindgen(unchecked_return_type = "TorrentStats")]
     pub fn stats(&self) -> JsValue {
-        let f = self.driver.figures();
+        let f = self.driver.stats();
         let o = JsValue::from(js_sys::Object::new());
         set(&o, "progress", &f.progress().into());
         set(&o, "done", &f.done.into());
         set(&o, "length", &u64_to_f64(f.length).into());
         set(&o, "piecesHave", &f.pieces_have.into());
-        set(&o, "pieces", &f.pieces.into());
+        set(&o, "pieces", &f.pieces_total.into());
         set(&o, "downloaded", &u64_to_f64(f.downloaded).into());
         set(&o, "uploaded", &u64_to_f64(f.uploaded).into());
         set(&o, "received", &u64_to_f64(f.received).into());
@@ -494,10 +494,9 @@ impl Torrent {
     /// The connected peers and their figures.
     #[wasm_bindgen(unchecked_return_type = "PeerStats[]")]
     pub fn peers(&self) -> js_sys::Array {
-        let stats = self.driver.stats();
-        let pieces = f64::from(stats.pieces_total.max(1));
-        stats
-            .peers
+        let pieces = f64::from(self.driver.stats().pieces_total.max(1));
+        self.driver
+            .peer_stats()
             .iter()
             .map(|p| {
                 let o = JsValue::from(js_sys::Object::new());

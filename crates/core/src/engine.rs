@@ -375,13 +375,18 @@ pub enum TraceEvent {
     Unchoke(PeerKey),
 }
 
-/// A snapshot for the page.
-#[derive(Debug, Clone, PartialEq)]
+/// Every figure of the torrent at one moment, except the per-peer ones ([`Engine::peer_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
-    /// Verified bytes / total bytes (0 before the metadata).
-    pub progress: f64,
+    /// Bytes of the pieces held and verified (what `progress` is the fraction of).
+    pub have: u64,
+    /// Total bytes (0 before the metadata).
+    pub length: u64,
     pub pieces_have: u32,
+    /// Pieces in the torrent (0 before the metadata).
     pub pieces_total: u32,
+    /// Every piece is held.
+    pub done: bool,
     /// Verified bytes.
     pub downloaded: u64,
     /// Block bytes sent.
@@ -393,24 +398,33 @@ pub struct Stats {
     /// Block bytes/s, over the rate window.
     pub download_rate: u64,
     pub upload_rate: u64,
-    pub peers: Vec<PeerStats>,
+    /// Open connections.
+    pub num_peers: u32,
 }
 
-/// Byte counters (see [`Stats`] for their meaning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Counters {
-    pub downloaded: u64,
-    pub uploaded: u64,
-    pub received: u64,
-    pub wasted: u64,
-    /// Verified bytes held (what `progress` is the fraction of).
-    pub have: u64,
-    /// [`Stats::download_rate`] and [`Stats::upload_rate`].
-    pub download_rate: u64,
-    pub upload_rate: u64,
+impl Stats {
+    /// `have / length`, 0 to 1 (0 before the metadata).
+    pub fn progress(&self) -> f64 {
+        if self.length == 0 {
+            0.0
+        } else {
+            self.have as f64 / self.length as f64
+        }
+    }
+
+    /// Milliseconds to done at the current download rate: 0 when done, infinite without a rate.
+    pub fn time_remaining_ms(&self) -> f64 {
+        if self.done {
+            0.0
+        } else if self.download_rate == 0 {
+            f64::INFINITY
+        } else {
+            self.length.saturating_sub(self.have) as f64 * 1000.0 / self.download_rate as f64
+        }
+    }
 }
 
-/// The byte counters the engine keeps; [`Counters`] adds what is derived.
+/// The byte counters the engine keeps; [`Stats`] adds what is derived.
 #[derive(Debug, Clone, Copy, Default)]
 struct ByteCounts {
     downloaded: u64,
@@ -721,44 +735,32 @@ impl<S: PieceStore> Engine<S> {
         self.peers.len()
     }
 
-    /// Counters, rates and the peer list.
+    /// Every figure but the per-peer ones; cheap (no allocation).
     pub fn stats(&self) -> Stats {
         let c = &self.core;
-        let now = c.now;
-        let (total, pieces_total) = c.meta.as_ref().map_or((0, 0), |m| {
+        let (length, pieces_total) = c.meta.as_ref().map_or((0, 0), |m| {
             (m.info.total_length(), m.info.lengths().num_pieces())
         });
         Stats {
-            progress: if total == 0 {
-                0.0
-            } else {
-                c.have_bytes as f64 / total as f64
-            },
+            have: c.have_bytes,
+            length,
             pieces_have: c.have.count_ones(),
             pieces_total,
+            done: self.is_complete(),
             downloaded: c.bytes.downloaded,
             uploaded: c.bytes.uploaded,
             received: c.bytes.received,
             wasted: c.bytes.wasted,
-            download_rate: c.down_rate.rate(now),
-            upload_rate: c.up_rate.rate(now),
-            peers: self.peers.values().map(|p| p.stats(now)).collect(),
+            download_rate: c.down_rate.rate(c.now),
+            upload_rate: c.up_rate.rate(c.now),
+            num_peers: u32::try_from(self.peers.len()).unwrap_or(u32::MAX),
         }
     }
 
-    /// The byte counters and rates of [`stats`](Self::stats), without building the peer list.
-    pub fn counters(&self) -> Counters {
-        let c = &self.core;
-        let b = c.bytes;
-        Counters {
-            downloaded: b.downloaded,
-            uploaded: b.uploaded,
-            received: b.received,
-            wasted: b.wasted,
-            have: c.have_bytes,
-            download_rate: c.down_rate.rate(c.now),
-            upload_rate: c.up_rate.rate(c.now),
-        }
+    /// Every open connection's figures.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        let now = self.core.now;
+        self.peers.values().map(|p| p.stats(now)).collect()
     }
 
     /// State and availability of every piece, for a piece map (empty before the metadata).

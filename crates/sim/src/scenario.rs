@@ -313,7 +313,7 @@ pub fn run(params: &Params) -> Outcome {
             let leave = match seed_leaves {
                 SeedLeaves::Never => false,
                 SeedLeaves::WhenCovered => covered == pieces,
-                SeedLeaves::AfterUpload(bytes) => sim.peers[0].engine.counters().uploaded >= bytes,
+                SeedLeaves::AfterUpload(bytes) => sim.peers[0].engine.stats().uploaded >= bytes,
             };
             if leave {
                 seed_left_at = Some(sim.now.as_secs_f64());
@@ -342,7 +342,7 @@ pub fn run(params: &Params) -> Outcome {
         uploaded: sim
             .peers
             .iter()
-            .map(|p| p.engine.counters().uploaded)
+            .map(|p| p.engine.stats().uploaded)
             .collect(),
         seed_left_at,
         end: sim.now.as_secs_f64(),
@@ -357,7 +357,7 @@ fn print_progress(sim: &Sim, done: usize, covered: usize) {
     let mib = |b: u64| b as f64 / MIB as f64;
     let (mut up, mut wasted) = (0, 0);
     for p in &sim.peers {
-        let c = p.engine.counters();
+        let c = p.engine.stats();
         up += c.uploaded;
         wasted += c.wasted;
     }
@@ -366,7 +366,7 @@ fn print_progress(sim: &Sim, done: usize, covered: usize) {
         "t={:6.1}s done={done:5} pieces in swarm={covered:5} seed up={:8.1} MiB \
          all up={:10.1} MiB wasted={:8.1} MiB busy uplinks={busy}",
         sim.now.as_secs_f64(),
-        mib(sim.peers[0].engine.counters().uploaded),
+        mib(sim.peers[0].engine.stats().uploaded),
         mib(up),
         mib(wasted),
     );

@@ -204,7 +204,7 @@ fn unrequested_blocks_are_dropped_without_allocating_and_the_sender_disconnected
         Some(&DisconnectReason::UnrequestedBlock)
     );
     assert!(sent <= 9, "{sent} unrequested blocks before the disconnect");
-    assert_eq!(lab.engine.counters().wasted, sent * u64::from(BLOCK_LEN));
+    assert_eq!(lab.engine.stats().wasted, sent * u64::from(BLOCK_LEN));
 }
 
 #[test]

@@ -213,13 +213,13 @@ fn seed_to_one_leecher_transfers_every_byte() {
     )));
     let s = leech.engine.stats();
     assert_eq!(s.downloaded, data.len() as u64);
-    assert_eq!(s.progress, 1.0);
+    assert_eq!(s.progress(), 1.0);
     assert!(s.received > s.downloaded);
     assert_eq!(s.wasted, 0);
     assert_eq!(net.nodes[0].engine.stats().uploaded, data.len() as u64);
     assert!(net.nodes.iter().all(|n| n.disconnects.is_empty()));
     // After the download the leecher is not interested any more.
-    assert!(!leech.engine.stats().peers[0].am_interested);
+    assert!(!leech.engine.peer_stats()[0].am_interested);
 }
 
 #[test]
@@ -862,7 +862,7 @@ fn stalled_requests_move_to_another_peer() {
     let mut net = Net::new(vec![slow, mem_leech(&m, 1), mem_seed(&m, &data, 2)]);
     net.connect(0, 1);
     net.run(Time::from_millis(1_000), |_| false);
-    let out = |n: &Net<MemoryStore>| n.nodes[1].engine.stats().peers[0].requests_out;
+    let out = |n: &Net<MemoryStore>| n.nodes[1].engine.peer_stats()[0].requests_out;
     assert!(out(&net) > 1);
     // Node 0 goes silent (its link to 1 drops everything): after 30 s the requests are
     // withdrawn and only one at a time is tried there.
