@@ -71,8 +71,6 @@ impl Default for SwarmConfig {
 /// nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwarmError {
-    /// An announce carried more than `max_offers` offers.
-    TooManyOffers { max: usize },
     /// The connection already holds `max_torrents_per_conn` (torrent, peer id) pairs.
     TooManyTorrents { max: usize },
     /// Another connection holds this peer id in this torrent.
@@ -88,7 +86,6 @@ pub enum SwarmError {
 impl fmt::Display for SwarmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SwarmError::TooManyOffers { max } => write!(f, "too many offers (max {max})"),
             SwarmError::TooManyTorrents { max } => {
                 write!(f, "too many torrents on this connection (max {max})")
             }
@@ -205,11 +202,9 @@ impl Swarm {
         now: Time,
         out: &mut Vec<Outgoing>,
     ) -> Result<(), SwarmError> {
-        if req.offers.len() > self.cfg.max_offers {
-            return Err(SwarmError::TooManyOffers {
-                max: self.cfg.max_offers,
-            });
-        }
+        // More offers than the cap: forward the first `max_offers` and say so in the reply. A
+        // refusal would be worse: libtorrent and others ignore it and never find peers.
+        let trimmed = trim_offers(&mut req.offers, self.cfg.max_offers);
         // An answer-only announce (what WebTorrent sends) neither registers nor gets a reply.
         let registers = req.answer.is_none() || req.event.is_some() || !req.offers.is_empty();
         // Check everything before changing anything.
@@ -252,11 +247,11 @@ impl Swarm {
 
         if stopping {
             self.remove_peer(conn, req.info_hash, req.peer_id);
-            self.reply(conn, req.info_hash, out);
+            self.reply(conn, req.info_hash, trimmed, out);
         } else {
             let seeder = req.left == Some(0) || req.event == Some(Event::Completed);
             let self_idx = self.upsert_peer(conn, &req, seeder, now);
-            self.reply(conn, req.info_hash, out);
+            self.reply(conn, req.info_hash, trimmed, out);
             if !req.offers.is_empty() {
                 self.forward_offers(req, self_idx, seeder, now, out);
             }
@@ -522,7 +517,8 @@ impl Swarm {
         }
     }
 
-    fn reply(&self, conn: ConnId, ih: InfoHash, out: &mut Vec<Outgoing>) {
+    /// The announce reply, with `warning` as its `warning message`.
+    fn reply(&self, conn: ConnId, ih: InfoHash, warning: Option<String>, out: &mut Vec<Outgoing>) {
         let (complete, incomplete) = self
             .torrents
             .get(&ih)
@@ -535,7 +531,7 @@ impl Swarm {
                 incomplete: Some(incomplete),
                 interval: Some(self.cfg.interval_secs),
                 tracker_id: None,
-                warning_message: None,
+                warning_message: warning,
             }),
         });
     }
@@ -589,6 +585,15 @@ impl Swarm {
 }
 
 mod torrent;
+
+/// Cuts `offers` to `max`; returns the warning for the reply when it did.
+fn trim_offers<T>(offers: &mut Vec<T>, max: usize) -> Option<String> {
+    let sent = offers.len();
+    (sent > max).then(|| {
+        offers.truncate(max);
+        format!("{sent} offers sent, the first {max} forwarded (max_offers {max})")
+    })
+}
 
 #[cfg(test)]
 mod tests;

@@ -71,16 +71,26 @@ async fn malformed_messages_get_failure_reasons() {
     .await;
     c.recv_failure("invalid event").await;
 
-    // Eleven offers.
-    let ids: Vec<u8> = (1..=11).collect();
-    let mut a = announce(b'A', b'B', 10, Some(Event::Started), &ids);
-    if let ClientMessage::Announce(r) = &mut a {
-        r.info_hash = ih(b'A');
-    }
-    c.send(&a).await;
-    c.recv_failure("too many offers").await;
-
     still_clean(&server, &mut c).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn more_offers_than_the_cap_are_served_with_a_warning() {
+    // A refusal would be ignored by libtorrent, which would then never find peers.
+    let server = start(Config::default()).await;
+    let mut c = Client::connect(server.local_addr()).await;
+    let ids: Vec<u8> = (1..=11).collect();
+    c.send(&announce(b'A', b'B', 10, Some(Event::Started), &ids))
+        .await;
+    match c.recv().await {
+        TrackerMessage::AnnounceResponse(r) => assert_eq!(
+            r.warning_message.as_deref(),
+            Some("11 offers sent, the first 10 forwarded (max_offers 10)")
+        ),
+        other => panic!("expected an announce reply, got {other:?}"),
+    }
+    assert_eq!(server.stats().peers, 1);
     server.shutdown().await;
 }
 

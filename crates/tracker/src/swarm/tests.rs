@@ -340,10 +340,6 @@ fn identity_and_limit_rules() {
     // Re-announcing a known pair is always fine.
     ann(&mut s, 1, 2, 1, 0).unwrap();
     assert_eq!(ann(&mut s, 2, 1, 1, 0), Err(SwarmError::PeerIdTaken));
-    assert_eq!(
-        ann(&mut s, 1, 1, 1, 11),
-        Err(SwarmError::TooManyOffers { max: 10 })
-    );
     // Refusals changed nothing.
     assert_eq!(s.peer_ids(&ih(1)), vec![pid(1)]);
     assert_eq!(s.stats().torrents, 2);
@@ -471,4 +467,46 @@ fn two_peer_ids_of_one_torrent_can_share_a_connection() {
     ));
     s.disconnect(1);
     assert_eq!(s.stats().peers, 0);
+}
+
+#[test]
+fn more_offers_than_the_cap_are_trimmed_and_the_reply_says_so() {
+    // libtorrent set to more than 10 offers ignores a refusal and never finds peers, so the
+    // announce is served with the first `max_offers` offers and a warning.
+    let mut s = Swarm::new(SwarmConfig::default(), 1);
+    for p in 1..=12 {
+        join(&mut s, 1, p, 100, T0);
+    }
+    let mut out = Vec::new();
+    let sent = announce(1, 13, 100, Some(Event::Started), 11);
+    assert_eq!(s.handle(13, sent, T0, &mut out), Ok(()));
+    let mut ids: Vec<_> = forwarded_offers(&out)
+        .iter()
+        .map(|(_, f)| f.offer_id)
+        .collect();
+    ids.sort();
+    let first_ten: Vec<_> = offers(10).iter().map(|o| o.offer_id).collect();
+    assert_eq!(ids, first_ten, "the first ten offers, each once: {out:?}");
+    let warning = out.iter().find_map(|o| match &o.msg {
+        TrackerMessage::AnnounceResponse(r) if o.conn == 13 => r.warning_message.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        warning.as_deref(),
+        Some("11 offers sent, the first 10 forwarded (max_offers 10)")
+    );
+    assert!(s.peer_ids(&ih(1)).contains(&pid(13)));
+    // At the cap there is no warning.
+    let mut out = Vec::new();
+    s.handle(
+        14,
+        announce(1, 14, 100, Some(Event::Started), 10),
+        T0,
+        &mut out,
+    )
+    .unwrap();
+    assert!(out.iter().all(|o| match &o.msg {
+        TrackerMessage::AnnounceResponse(r) => r.warning_message.is_none(),
+        _ => true,
+    }));
 }
