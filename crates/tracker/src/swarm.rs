@@ -43,7 +43,7 @@ pub struct SwarmConfig {
     pub peer_timeout: Duration,
     /// Answers are relayed only this long after the offer was forwarded.
     pub offer_timeout: Duration,
-    /// More offers than this in one announce is an error.
+    /// Offers forwarded per announce; more are dropped, and the reply warns.
     pub max_offers: usize,
     /// Distinct torrents one connection may announce.
     pub max_torrents_per_conn: usize,
