@@ -8,14 +8,14 @@
 //!
 //! Only what a client needs: it writes announces and reads the tracker's replies to them.
 
-use js_sys::{Array, Object, Reflect, JSON};
+use js_sys::{Array, Object, JSON};
 use tabswarm_core::tracker_proto::{
     read_tracker_message, AnnounceRequest, DecodeError, JsonKind, JsonView, Sdp, SdpType,
     TrackerMessage,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::js;
+use crate::js::{self, set, u64_to_f64};
 
 /// The JSON text of an announce, field for field what `ClientMessage::to_json` writes.
 pub fn announce_to_json(a: &AnnounceRequest) -> String {
@@ -117,15 +117,4 @@ fn sdp_to_js(s: &Sdp) -> JsValue {
     set(&o, "type", &kind.into());
     set(&o, "sdp", &s.sdp.as_str().into());
     o.into()
-}
-
-fn set(o: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(o, &JsValue::from_str(key), value);
-}
-
-fn u64_to_f64(x: u64) -> f64 {
-    // Byte counts stay far below 2^53.
-    #[allow(clippy::cast_precision_loss)]
-    let v = x as f64;
-    v
 }
