@@ -43,9 +43,7 @@ pub trait JsonView: Sized {
 /// otherwise an [`AnnounceResponse`].
 pub fn read_tracker_message<V: JsonView>(v: V) -> Result<TrackerMessage, DecodeError> {
     if v.kind() != JsonKind::Object {
-        return Err(DecodeError::bare(ProtoError::InvalidJson(
-            "not a JSON object".to_owned(),
-        )));
+        return Err(DecodeError::invalid_json("not a JSON object".to_owned()));
     }
     let action = match v.get("action").map(|a| a.kind()) {
         None => None,
@@ -288,16 +286,13 @@ pub(super) fn decimal_number(s: &str) -> Option<u64> {
 
 /// `s` cut to 64 bytes (back to a char boundary), with `…` when cut: a rejected value quoted
 /// in an error.
-pub(super) fn short(mut s: String) -> String {
+pub(super) fn short(s: String) -> String {
     const MAX: usize = 64;
-    if s.len() > MAX {
-        let mut cut = MAX;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
+    if s.len() <= MAX {
+        return s;
     }
+    let mut s = crate::text::truncate_owned(s, MAX);
+    s.push('…');
     s
 }
 
