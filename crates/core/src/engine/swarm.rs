@@ -15,7 +15,6 @@
 //! engine's life. An honest peer is never struck: it is blamed only for blocks that differ
 //! from data that passed the hash check.
 
-use super::superseed::SuperSeed;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Blame, Deferred, DisconnectReason, Engine, Event, Output, PeerKey, TraceEvent, TICK};
@@ -129,15 +128,7 @@ impl<S: PieceStore> Engine<S> {
                 }
             }
         }
-        if self
-            .core
-            .super_seed
-            .as_ref()
-            .is_some_and(SuperSeed::is_over)
-        {
-            let Some(ss) = self.core.super_seed.take() else {
-                return;
-            };
+        if let Some(ss) = self.core.super_seed.take_if(|ss| ss.is_over()) {
             for p in self.peers.values_mut() {
                 if p.peer_id.is_some() {
                     self.core.reveal_all(p, ss.revealed(p.key));
