@@ -450,12 +450,11 @@ fn non_empty(files: Vec<(String, web_sys::Blob)>) -> Result<SeedInput, Failure> 
     }
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn ratio(done: u64, total: u64) -> f64 {
     if total == 0 {
         1.0
     } else {
-        done as f64 / total as f64
+        u64_to_f64(done) / u64_to_f64(total)
     }
 }
 
