@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 WASM_PACK_VERSION=0.15.1
 # Must equal the wasm-bindgen version pinned in Cargo.toml: wasm-pack then uses this binary
 # instead of trying to download one (downloads other than package registries fail here).
+source scripts/env.sh
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
 
 say() { printf '[bootstrap] %s\n' "$*" >&2; }
@@ -39,10 +40,30 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly' && ! cargo +nightly fu
   cargo +nightly install cargo-fuzz --locked
 fi
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  say "installing Debian's chromium and chromium-driver"
+# Browsers from Debian: Chromium with its driver, Firefox ESR (driven by geckodriver for
+# wasm-pack, and over WebDriver BiDi by puppeteer-core for the end-to-end tests).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+[ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! "$GECKODRIVER" --version 2>/dev/null | grep -qF "$GECKODRIVER_VERSION"; then
+  say "installing geckodriver $GECKODRIVER_VERSION (cargo install, a few minutes)"
+  cargo install --locked geckodriver --version "$GECKODRIVER_VERSION"
+fi
+
+# libtorrent 2.1 (native BitTorrent with WebTorrent support) for tests/native, in a
+# virtualenv at $TABSWARM_VENV (scripts/env.sh).
+if ! "$TABSWARM_VENV/bin/python" -c "import libtorrent as lt; assert lt.__version__.startswith('$LIBTORRENT_VERSION')" 2>/dev/null; then
+  say "making a Python virtualenv with libtorrent $LIBTORRENT_VERSION at $TABSWARM_VENV"
+  rm -rf "$TABSWARM_VENV"
+  python3 -m venv "$TABSWARM_VENV"
+  "$TABSWARM_VENV/bin/pip" install -q --disable-pip-version-check "libtorrent==$LIBTORRENT_VERSION"
 fi
 
 # npm ci only when package-lock.json changed since the last install.
