@@ -6,7 +6,8 @@
 // NotReadableError after a few hundred MiB of reads); the raw channel sends from memory.
 // The three runs alternate for BENCH_ROUNDS rounds (default 3) and each reports its median:
 // on this shared 2-core machine a single transfer's speed varies by 15% from one to the next.
-// Settings: BENCH_MB (256), BENCH_ROUNDS (3), BENCH_ONLY (raw,tabswarm,webtorrent), and
+// Settings: BENCH_MB (256), BENCH_ROUNDS (3), BENCH_ONLY (raw,tabswarm,webtorrent; also
+// tabswarm-256k, tabswarm sending 256 KiB messages instead of its default size), and
 // BENCH_STORAGE, the tabswarm leecher's storage (auto: OPFS above 128 MiB; memory; opfs).
 import { startTracker, launchBrowser, benchPeer, printTable, writeResult, mbps, MiB, withTimeout } from './lib.mjs';
 import { bigFile } from './bigfile.mjs';
@@ -55,6 +56,8 @@ try {
   const runs = {
     raw: () => raw(browser, tracker.url),
     tabswarm: () => peerPair(browser, tracker.url, { fn: 'ts', list: announce }, 'tabswarm.html', 'tabswarm'),
+    // tabswarm with 256 KiB messages, the size it sent before libtorrent's limit (src/rtc.rs).
+    'tabswarm-256k': () => peerPair(browser, tracker.url, { fn: 'ts', list: announce }, 'tabswarm.html?maxMessageSize=262144', 'tabswarm-256k'),
     webtorrent: () => peerPair(browser, tracker.url, { fn: 'wt', list: announce }, 'webtorrent.html', 'webtorrent'),
   };
   const samples = Object.fromEntries(only.map((n) => [n, []]));

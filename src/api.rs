@@ -243,6 +243,9 @@ export interface ClientOptions {
   /** Where downloads keep their pieces: memory up to 128 MiB and OPFS above (`"auto"`, the
    * default), or always `"memory"` or `"opfs"`. */
   storage?: "auto" | "memory" | "opfs";
+  /** The largest data-channel message sent, in bytes, 16384 to 262144 (default 131072):
+   * smaller than a peer advertises where its stack fails on large messages. */
+  maxMessageSize?: number;
 }
 
 /** What `seed()` takes: one or more files, or bytes. */

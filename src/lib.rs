@@ -78,7 +78,8 @@ impl Client {
     /// `opts.iceServers`: the `RTCPeerConnection` ICE servers (default: WebTorrent's STUN
     /// servers; `[]` on a machine without internet); `opts.storage`: where downloads keep
     /// their pieces, `"auto"` (default: memory up to 128 MiB, OPFS above), `"memory"` or
-    /// `"opfs"`.
+    /// `"opfs"`; `opts.maxMessageSize`: the largest data-channel message sent, in bytes
+    /// (default [`rtc::MAX_MESSAGE`]).
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] opts: Option<JsValue>,
@@ -106,11 +107,33 @@ impl Client {
         } else {
             return Err(invalid("iceServers must be an array".into()));
         };
+        let mut rtc = RtcConfig::new(ice);
+        let max_message = prop(&opts, "maxMessageSize");
+        if !max_message.is_undefined() {
+            let range = rtc::MESSAGE_RANGE;
+            match max_message.as_f64() {
+                #[allow(clippy::cast_precision_loss)]
+                Some(n)
+                    if n.fract() == 0.0
+                        && n >= *range.start() as f64
+                        && n <= *range.end() as f64 =>
+                {
+                    rtc = rtc.with_max_message(f64_to_u32(n) as usize);
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "maxMessageSize must be a whole number of bytes from {} to {}",
+                        range.start(),
+                        range.end()
+                    )))
+                }
+            }
+        }
         Ok(Client {
             inner: Rc::new(ClientInner {
                 peer_id: make_peer_id(),
                 placement,
-                rtc: RtcConfig::new(ice),
+                rtc,
                 announce,
                 limits: Cell::new((None, None)),
                 torrents: RefCell::new(Vec::new()),

@@ -36,11 +36,16 @@ use crate::js::{error_text, Listener, Timer};
 pub const HIGH_WATER: u32 = 2 * 1024 * 1024;
 /// The buffer level at which a blocked channel becomes writable again (512 KiB).
 pub const LOW_WATER: u32 = 512 * 1024;
-/// The largest message we send: the 256 KiB `max-message-size` that Chrome (and so WebTorrent
-/// in Chrome) advertises, if the connection allows it (see [`RtcPeer::max_message`]). Fewer,
-/// larger messages cost less per byte on both sides (one raw-channel measurement on this
-/// loaded machine: 15.5 MB/s in 256 KiB messages, 11-13 MB/s in 64 KiB ones).
-pub const MAX_MESSAGE: usize = 256 * 1024;
+/// The largest message we send unless the client says otherwise (`maxMessageSize`), whatever a
+/// peer advertises. Fewer, larger messages cost less per byte (one raw-channel measurement on
+/// this loaded machine: 15.5 MB/s in 256 KiB messages, 11-13 MB/s in 64 KiB ones), but
+/// libtorrent 2.1's data channels advertise 256 KiB and then drop the connection, silently,
+/// on messages that large; see DESIGN.md "Data-channel message size" for the measurements
+/// behind this figure.
+pub const MAX_MESSAGE: usize = 128 * 1024;
+/// The range `maxMessageSize` may take: down to WebTorrent's 16 KiB, up to the 256 KiB that
+/// Chromium and Firefox advertise.
+pub const MESSAGE_RANGE: std::ops::RangeInclusive<usize> = 16 * 1024..=256 * 1024;
 /// The message size every SCTP stack takes, for connections that report no limit.
 pub const DEFAULT_MESSAGE: usize = 64 * 1024;
 
@@ -102,13 +107,27 @@ pub type EventSink = Rc<dyn Fn(RtcEvent)>;
 #[derive(Clone, Debug)]
 pub struct RtcConfig {
     ice_servers: JsValue,
+    /// The cap on messages we send, whatever the peer advertises ([`MAX_MESSAGE`] unless set).
+    max_message: usize,
 }
 
 impl RtcConfig {
     /// `ice_servers` is the JS `iceServers` array (`[]` for loopback-only tests); `undefined`
     /// leaves the browser's default.
     pub fn new(ice_servers: JsValue) -> RtcConfig {
-        RtcConfig { ice_servers }
+        RtcConfig {
+            ice_servers,
+            max_message: MAX_MESSAGE,
+        }
+    }
+
+    /// Caps the messages sent at `max` bytes, clamped to [`MESSAGE_RANGE`].
+    #[must_use]
+    pub fn with_max_message(self, max: usize) -> RtcConfig {
+        RtcConfig {
+            max_message: max.clamp(*MESSAGE_RANGE.start(), *MESSAGE_RANGE.end()),
+            ..self
+        }
     }
 
     fn to_js(&self) -> RtcConfiguration {
@@ -132,6 +151,8 @@ pub struct RtcPeer {
     shared: Rc<Shared>,
     /// [`RtcPeer::max_message`], once the connection is up.
     max_message: Cell<Option<usize>>,
+    /// The client's cap on messages ([`RtcConfig::with_max_message`]).
+    cap: usize,
     _listeners: Vec<Listener>,
 }
 
@@ -192,8 +213,9 @@ impl RtcPeer {
     }
 
     /// The largest message to send on this connection: the SCTP transport's `maxMessageSize`
-    /// (the smaller of both sides' limits) capped at [`MAX_MESSAGE`], or [`DEFAULT_MESSAGE`]
-    /// where the browser does not say.
+    /// (the smaller of both sides' limits) capped at the client's limit ([`RtcConfig`]), or
+    /// [`DEFAULT_MESSAGE`] where the browser does not say. Read again until the transport is
+    /// connected: Firefox reports 64 KiB before that, the negotiated size after.
     pub fn max_message(&self) -> usize {
         if let Some(n) = self.max_message.get() {
             return n;
@@ -201,18 +223,20 @@ impl RtcPeer {
         let sctp = crate::js::prop(&self.pc, "sctp");
         if !sctp.is_object() {
             // Before negotiation completes: ask again later.
-            return DEFAULT_MESSAGE;
+            return DEFAULT_MESSAGE.min(self.cap);
         }
         let limit = crate::js::prop(&sctp, "maxMessageSize").as_f64();
         #[allow(clippy::cast_precision_loss)]
         let n = match limit {
             // Infinity (no limit) included.
-            Some(x) if x >= MAX_MESSAGE as f64 => MAX_MESSAGE,
+            Some(x) if x >= self.cap as f64 => self.cap,
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Some(x) if x >= 1024.0 => x as usize,
-            _ => DEFAULT_MESSAGE,
+            _ => DEFAULT_MESSAGE.min(self.cap),
         };
-        self.max_message.set(Some(n));
+        if crate::js::prop(&sctp, "state").as_string().as_deref() == Some("connected") {
+            self.max_message.set(Some(n));
+        }
         n
     }
 
@@ -299,6 +323,7 @@ impl RtcPeer {
             pc,
             shared,
             max_message: Cell::new(None),
+            cap: config.max_message,
             _listeners: vec![on_channel, on_state],
         })
     }
