@@ -60,9 +60,11 @@ test('a download reports its events, and the byte counts add up to the counters'
   assert.ok(up.uploaded >= size);
 
   // The seed leaves: the leecher hears peer-left for the peer that `wire` announced.
-  await leech.evaluate(() => window.d.on('peer-left', (p) => { window.leftId = p.id; }));
+  await leech.evaluate(() => {
+    window.peerLeft = new Promise((resolve) => window.d.on('peer-left', (p) => resolve(p.id)));
+  });
   await seed.evaluate(() => window.seeded.destroy());
-  const left = await (await leech.waitForFunction(() => window.leftId, null, { timeout: 60_000 })).jsonValue();
+  const left = await leech.evaluate(() => window.withTimeout(window.peerLeft, 60_000, 'peer-left'));
   assert.ok(log.wire.some((p) => p.id === left), `peer-left ${left} was announced by wire`);
   assert.deepEqual([...seed.errors, ...leech.errors], []);
   await close(seed, leech);

@@ -1,12 +1,14 @@
 // Shared helpers for the end-to-end tests: start our tracker (which serves the repository as
-// the page's static root) on a free loopback port and drive headless Chromium with
-// playwright-core. Every peer gets its own isolated browser context: pages of one context share
+// the page's static root) on a free loopback port and drive headless browsers: Chromium with
+// playwright-core, Firefox with puppeteer-core over WebDriver BiDi (Playwright cannot drive
+// stock Firefox). Every peer gets its own isolated browser context: pages of one context share
 // storage, so two peers there could find each other's pieces without any transfer.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = path.join(ROOT, 'tests/e2e/artifacts');
@@ -57,13 +59,61 @@ export async function startTracker({ staticDir = ROOT, args = [], env = {} } = {
   };
 }
 
-/** Launches headless Chromium (Debian's /usr/bin/chromium). */
-export async function launchBrowser(extraArgs = []) {
-  return chromium.launch({
+/** The browsers the tests run in; E2E_BROWSER picks the one of a single-browser run. */
+export const BROWSERS = ['chromium', 'firefox'];
+export const browserKind = () => process.env.E2E_BROWSER || 'chromium';
+
+/**
+ * Firefox's preferences for the tests: host candidates as plain IPs (no mDNS names), so data
+ * channels open between pages on one machine without a STUN server.
+ */
+export const FIREFOX_PREFS = {
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.peerconnection.ice.loopback': true,
+  'dom.min_background_timeout_value': 4,
+};
+
+/**
+ * Launches a headless browser: `kind` 'chromium' (Debian's /usr/bin/chromium, playwright-core)
+ * or 'firefox' (Debian's firefox-esr, puppeteer-core). Both answer newContext() with an
+ * isolated context whose newPage() gives a page with evaluate, on('console'|'pageerror'),
+ * goto and context(): what openPeer and the peer tests use.
+ */
+export async function launchBrowser(extraArgs = [], kind = browserKind()) {
+  if (kind === 'firefox') return launchFirefox(extraArgs);
+  if (kind !== 'chromium') throw new Error(`unknown browser ${kind}: one of ${BROWSERS.join(', ')}`);
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],
   });
+  browser.kind = 'chromium';
+  return browser;
+}
+
+async function launchFirefox(extraArgs) {
+  const ff = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+    headless: true,
+    args: extraArgs,
+    extraPrefsFirefox: FIREFOX_PREFS,
+  });
+  return {
+    kind: 'firefox',
+    async newContext() {
+      const context = await ff.createBrowserContext();
+      return {
+        async newPage() {
+          const page = await context.newPage();
+          page.context = () => context;
+          return page;
+        },
+        close: () => context.close(),
+      };
+    },
+    close: () => ff.close(),
+  };
 }
 
 /**

@@ -1,9 +1,9 @@
-// The swarm of the end-to-end tests (tests/e2e/*.test.mjs): our tracker, headless Chromium,
-// and peers. Each peer is a blank page of the tracker's origin in its own isolated browser
+// The swarm of the end-to-end tests (tests/e2e/*.test.mjs): our tracker, headless browsers
+// (Chromium, Firefox or both), and peers. Each peer is a blank page of the tracker's origin in its own isolated browser
 // context; it loads /pkg/tabswarm.js (or WebTorrent's browser bundle) and is driven through
 // page.evaluate with the public JS API only.
 import { before, after } from 'node:test';
-import { startTracker, launchBrowser, openPeer } from './harness.mjs';
+import { startTracker, launchBrowser, openPeer, browserKind } from './harness.mjs';
 
 /**
  * A blank HTML page served by the tracker (the repository is its static root), so /pkg and
@@ -13,30 +13,36 @@ import { startTracker, launchBrowser, openPeer } from './harness.mjs';
 const BLANK = '/tests/e2e/peer-blank.html';
 
 /**
- * Starts our tracker and headless Chromium before the calling file's tests and stops them after
- * them. Returns the swarm: `tracker` and `browser` (set once the `before` hook ran), and
- * openers of pages and peers, each in a fresh isolated context.
+ * Starts our tracker and headless browsers before the calling file's tests and stops them after
+ * them: `browsers`, kinds of harness.mjs BROWSERS (default: the one E2E_BROWSER names, else
+ * Chromium). Returns the swarm: `tracker`, `browser` (the first) and `browsers` (by kind), set
+ * once the `before` hook ran, and openers of pages and peers, each in a fresh isolated context
+ * of the first browser or of the one `in` names.
  */
-export function withSwarm() {
+export function withSwarm({ browsers = [browserKind()] } = {}) {
   const swarm = {
     tracker: null,
     browser: null,
+    browsers: {},
+    kinds: browsers,
     /** A page of the tracker's origin at `path` (see harness.mjs openPeer). */
-    page: (path, name) => openPeer(swarm.browser, swarm.tracker.url + path, { name }),
+    page: (path, name, { in: kind } = {}) => openPeer(pick(kind), swarm.tracker.url + path, { name }),
     /** A blank page with tests/e2e/shared.js loaded (see openBlank). */
-    blank: (name) => openBlank(swarm.browser, swarm.tracker.url, name),
+    blank: (name, { in: kind } = {}) => openBlank(pick(kind), swarm.tracker.url, name),
     /** A tabswarm peer announcing to our tracker (or to `announce`); see tabswarmPeer. */
-    tabswarm: (name, { announce = swarm.tracker.announce, ...options } = {}) =>
-      tabswarmPeer(swarm.browser, swarm.tracker.url, announce, name, options),
+    tabswarm: (name, { announce = swarm.tracker.announce, in: kind, ...options } = {}) =>
+      tabswarmPeer(pick(kind), swarm.tracker.url, announce, name, options),
     /** A WebTorrent peer; see webtorrentPeer. */
-    webtorrent: (name) => webtorrentPeer(swarm.browser, swarm.tracker.url, name),
+    webtorrent: (name, { in: kind } = {}) => webtorrentPeer(pick(kind), swarm.tracker.url, name),
   };
+  const pick = (kind) => (kind ? swarm.browsers[kind] : swarm.browser);
   before(async () => {
     swarm.tracker = await startTracker();
-    swarm.browser = await launchBrowser();
+    for (const kind of browsers) swarm.browsers[kind] = await launchBrowser([], kind);
+    swarm.browser = swarm.browsers[browsers[0]];
   });
   after(async () => {
-    await swarm.browser?.close();
+    for (const b of Object.values(swarm.browsers)) await b.close();
     await swarm.tracker?.stop();
   });
   return swarm;

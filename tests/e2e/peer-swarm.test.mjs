@@ -153,6 +153,11 @@ test('bad input is a rejected promise with a clear message, not a crash', { time
   assert.match(errors[1], /magnet/i);
   assert.match(errors[2], /torrent/i);
   // The module still works afterwards.
+  const options = await p.evaluate(() => [1, 262145, 65536.5, 'big', 16384, 262144].map((maxMessageSize) => {
+    try { new window.tabswarm.Client({ announce: [], maxMessageSize }).free(); return 'accepted'; } catch (e) { return String(e?.message ?? e); }
+  }));
+  assert.deepEqual(options.slice(4), ['accepted', 'accepted']);
+  for (const e of options.slice(0, 4)) assert.match(e, /maxMessageSize must be a whole number of bytes from 16384 to 262144/);
   const ok = await p.evaluate(() => window.tabswarm.sha1Hex(new Uint8Array([97, 98, 99])));
   assert.equal(ok, 'a9993e364706816aba3e25717850c26c9cd0d89d');
   await close(p);

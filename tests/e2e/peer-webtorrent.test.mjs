@@ -4,6 +4,9 @@
 // would share storage and only pretend to download).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { ROOT } from './harness.mjs';
 import {
   withSwarm, closePeers as close, tabswarmSeed, tabswarmDownload, webtorrentSeed, webtorrentDownload,
 } from './peer-lib.mjs';
@@ -67,4 +70,31 @@ test('a mixed swarm: tabswarm and WebTorrent seeds and leechers', { timeout: 180
   const wtSees = await wtLeech.evaluate(() => window.wtTorrent.wires.map((w) => w.peerId.slice(0, 6)));
   assert.ok(wtSees.includes('2d5453'), `WebTorrent leecher's peers: ${wtSees}`);
   await close(tsSeed, wtSeed, tsLeech, wtLeech);
+});
+
+test("tabswarm and WebTorrent swarm through WebTorrent's own tracker (npm bittorrent-tracker)", { timeout: 120_000 }, async () => {
+  const server = spawn(process.execPath, [path.join(ROOT, 'bench/tracker-npm-server.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const announce = await new Promise((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (c) => { out += c; const m = /listening on (ws:\/\/\S+)/.exec(out); if (m) resolve(`${m[1]}/announce`); });
+      server.once('exit', (code) => reject(new Error(`bittorrent-tracker exited (${code}): ${out}`)));
+    });
+    const seed = await swarm.tabswarm('tabswarm-seed', { announce });
+    const wtLeech = await wt('webtorrent-leech');
+    const size = 4 * MiB + 17;
+    const s = await tabswarmSeed(seed, { size, seed: 24, name: 'npm-tracker.bin' });
+    // Every peer knows only the npm tracker.
+    const own = await swarm.tabswarm('tabswarm-leech', { announce });
+    const [dt, dw] = await Promise.all([
+      tabswarmDownload(own, s.torrentFile),
+      webtorrentDownload(wtLeech, announce, s.torrentFile),
+    ]);
+    assert.equal(dt.sha256, s.sha256);
+    assert.equal(dw.sha256, s.sha256);
+    assert.deepEqual([...seed.errors, ...own.errors], []);
+    await close(seed, own, wtLeech);
+  } finally {
+    server.kill('SIGTERM');
+  }
 });
