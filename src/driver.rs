@@ -444,13 +444,14 @@ impl Driver {
                     .conns
                     .iter()
                     .find(|(_, c)| c.remote == remote)
-                    .map(|(&k, c)| (k, c.we_offered, c.open));
-                if let Some((old, old_we_offered, old_open)) = twin {
+                    .map(|(&k, c)| (k, c.we_offered, c.open, c.who.is_some()));
+                if let Some((old, old_we_offered, old_open, old_established)) = twin {
                     if !tabswarm_core::glare::keep_new(
                         &self.my_id,
                         &remote,
                         we_offered,
                         old_we_offered,
+                        old_established,
                     ) {
                         fx.push(Effect::Drop(Box::new(peer)));
                         return fx;

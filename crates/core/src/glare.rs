@@ -6,12 +6,22 @@
 use crate::ids::PeerId;
 
 /// A second connection to `remote` finished signalling while one exists: true to keep the new
-/// one (and close the old), false to close the new one. The connection kept is the one whose
-/// offerer has the smaller peer id, which both sides compute alike. `*_we_offered` says
-/// whether we made that connection's offer.
-pub fn keep_new(me: &PeerId, remote: &PeerId, new_we_offered: bool, old_we_offered: bool) -> bool {
+/// one (and close the old), false to close the new one. An old connection that is
+/// `old_established` (its BitTorrent handshake is done) is kept: it is not a glare but a
+/// new offer to a peer we already swarm with, and a peer that dedups by its own rule (libtorrent
+/// 2.1, whose handshake peer id is not the one it announces) keeps the established one too;
+/// dropping it lost the transfer. Otherwise the connection kept is the one whose offerer has
+/// the smaller peer id, which both sides compute alike. `*_we_offered` says whether we made
+/// that connection's offer.
+pub fn keep_new(
+    me: &PeerId,
+    remote: &PeerId,
+    new_we_offered: bool,
+    old_we_offered: bool,
+    old_established: bool,
+) -> bool {
     let offerer = |we: bool| if we { me } else { remote };
-    offerer(new_we_offered) < offerer(old_we_offered)
+    !old_established && offerer(new_we_offered) < offerer(old_we_offered)
 }
 
 #[cfg(test)]
@@ -20,6 +30,11 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    /// Two connections both still signalling (neither established): the glare proper.
+    fn signalling(me: &PeerId, remote: &PeerId, new_we: bool, old_we: bool) -> bool {
+        keep_new(me, remote, new_we, old_we, false)
+    }
 
     /// One side's view: two connections, each named by its offerer, complete in `order`;
     /// returns the offerer of the connection it keeps.
@@ -51,8 +66,8 @@ mod tests {
             let smaller = a.min(b);
             for a_order in [[a, b], [b, a]] {
                 for b_order in [[a, b], [b, a]] {
-                    let at_a = kept(a, b, a_order, keep_new);
-                    let at_b = kept(b, a, b_order, keep_new);
+                    let at_a = kept(a, b, a_order, signalling);
+                    let at_b = kept(b, a, b_order, signalling);
                     // The same connection on both sides, so exactly one survives: the smaller
                     // peer id's offer.
                     assert_eq!(at_a, at_b, "{a:?} sees {a_order:?}, {b:?} sees {b_order:?}");
@@ -73,15 +88,33 @@ mod tests {
             at_a, at_b,
             "each side closes the connection the other keeps"
         );
-        assert_eq!(kept(a, b, [a, b], keep_new), kept(b, a, [b, a], keep_new));
+        assert_eq!(
+            kept(a, b, [a, b], signalling),
+            kept(b, a, [b, a], signalling)
+        );
     }
 
     #[test]
     fn two_connections_with_the_same_offerer_keep_the_old_one() {
         let (me, them) = (PeerId([1; 20]), PeerId([2; 20]));
-        assert!(!keep_new(&me, &them, true, true));
-        assert!(!keep_new(&me, &them, false, false));
-        assert!(keep_new(&me, &them, true, false));
-        assert!(!keep_new(&me, &them, false, true));
+        assert!(!keep_new(&me, &them, true, true, false));
+        assert!(!keep_new(&me, &them, false, false, false));
+        assert!(keep_new(&me, &them, true, false, false));
+        assert!(!keep_new(&me, &them, false, true, false));
+    }
+
+    #[test]
+    fn an_established_connection_is_kept_whoever_offered_the_new_one() {
+        let (me, them) = (PeerId([1; 20]), PeerId([2; 20]));
+        for (new_we, old_we) in [(true, true), (true, false), (false, true), (false, false)] {
+            assert!(
+                !keep_new(&me, &them, new_we, old_we, true),
+                "{new_we} {old_we}"
+            );
+            assert!(
+                !keep_new(&them, &me, new_we, old_we, true),
+                "{new_we} {old_we}"
+            );
+        }
     }
 }
