@@ -37,11 +37,10 @@ pub const HIGH_WATER: u32 = 2 * 1024 * 1024;
 /// The buffer level at which a blocked channel becomes writable again (512 KiB).
 pub const LOW_WATER: u32 = 512 * 1024;
 /// The largest message we send unless the client says otherwise (`maxMessageSize`), whatever a
-/// peer advertises. Fewer, larger messages cost less per byte (one raw-channel measurement on
-/// this loaded machine: 15.5 MB/s in 256 KiB messages, 11-13 MB/s in 64 KiB ones), but
-/// libtorrent 2.1's data channels advertise 256 KiB and then drop the connection, silently,
-/// on messages that large; see DESIGN.md "Data-channel message size" for the measurements
-/// behind this figure.
+/// peer advertises. Fewer, larger messages cost less per byte than WebTorrent's 16 KiB, but
+/// 128 KiB measured no slower than 256 KiB Chromium to Chromium and stays well inside every
+/// stack's limit (libtorrent 2.1 advertises 256 KiB); the measurements are in
+/// bench/results/NOTES.md, "Data-channel message size".
 pub const MAX_MESSAGE: usize = 128 * 1024;
 /// The range `maxMessageSize` may take: down to WebTorrent's 16 KiB, up to the 256 KiB that
 /// Chromium and Firefox advertise.
