@@ -56,7 +56,7 @@ try {
   const runs = {
     raw: () => raw(browser, tracker.url),
     tabswarm: () => peerPair(browser, tracker.url, { fn: 'ts', list: announce }, 'tabswarm.html', 'tabswarm'),
-    // tabswarm with 256 KiB messages, the size it sent before libtorrent's limit (src/rtc.rs).
+    // tabswarm with 256 KiB messages, its size before MAX_MESSAGE became 128 KiB (src/rtc.rs).
     'tabswarm-256k': () => peerPair(browser, tracker.url, { fn: 'ts', list: announce }, 'tabswarm.html?maxMessageSize=262144', 'tabswarm-256k'),
     webtorrent: () => peerPair(browser, tracker.url, { fn: 'wt', list: announce }, 'webtorrent.html', 'webtorrent'),
   };

@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+source scripts/env.sh
 WASM_PACK_VERSION=0.15.1
 # Must equal the wasm-bindgen version pinned in Cargo.toml: wasm-pack then uses this binary
 # instead of trying to download one (downloads other than package registries fail here).
-source scripts/env.sh
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
 
 say() { printf '[bootstrap] %s\n' "$*" >&2; }

@@ -82,13 +82,11 @@ export const FIREFOX_PREFS = {
 export async function launchBrowser(extraArgs = [], kind = browserKind()) {
   if (kind === 'firefox') return launchFirefox(extraArgs);
   if (kind !== 'chromium') throw new Error(`unknown browser ${kind}: one of ${BROWSERS.join(', ')}`);
-  const browser = await chromium.launch({
+  return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],
   });
-  browser.kind = 'chromium';
-  return browser;
 }
 
 async function launchFirefox(extraArgs) {
@@ -100,7 +98,6 @@ async function launchFirefox(extraArgs) {
     extraPrefsFirefox: FIREFOX_PREFS,
   });
   return {
-    kind: 'firefox',
     async newContext() {
       const context = await ff.createBrowserContext();
       return {

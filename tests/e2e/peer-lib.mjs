@@ -1,7 +1,7 @@
 // The swarm of the end-to-end tests (tests/e2e/*.test.mjs): our tracker, headless browsers
-// (Chromium, Firefox or both), and peers. Each peer is a blank page of the tracker's origin in its own isolated browser
-// context; it loads /pkg/tabswarm.js (or WebTorrent's browser bundle) and is driven through
-// page.evaluate with the public JS API only.
+// (Chromium, Firefox or both), and peers. Each peer is a blank page of the tracker's origin in
+// its own isolated browser context; it loads /pkg/tabswarm.js (or WebTorrent's browser bundle)
+// and is driven through page.evaluate with the public JS API only.
 import { before, after } from 'node:test';
 import { startTracker, launchBrowser, openPeer, browserKind } from './harness.mjs';
 
@@ -24,7 +24,6 @@ export function withSwarm({ browsers = [browserKind()] } = {}) {
     tracker: null,
     browser: null,
     browsers: {},
-    kinds: browsers,
     /** A page of the tracker's origin at `path` (see harness.mjs openPeer). */
     page: (path, name, { in: kind } = {}) => openPeer(pick(kind), swarm.tracker.url + path, { name }),
     /** A blank page with tests/e2e/shared.js loaded (see openBlank). */
