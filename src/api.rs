@@ -240,8 +240,11 @@ export interface ClientOptions {
   announce?: string | string[];
   /** The `RTCPeerConnection` ICE servers (default: WebTorrent's STUN servers; `[]` offline). */
   iceServers?: RTCIceServer[];
-  /** Where downloads keep their pieces: memory up to 128 MiB and OPFS above (`"auto"`, the
-   * default), or always `"memory"` or `"opfs"`. */
+  /** Where torrents keep their pieces. `"auto"` (the default) and `"opfs"`: in the library in
+   * OPFS, kept across reloads and browser restarts (`client.restore()` brings them back);
+   * `"auto"` falls back to memory where the browser has no OPFS, `"opfs"` throws there.
+   * `"memory"`: nothing is kept. A torrent another tab of this site runs is not kept twice: it
+   * runs in memory up to 128 MiB (temporary OPFS files above). */
   storage?: "auto" | "memory" | "opfs";
   /** The largest data-channel message sent, in bytes, 16384 to 262144 (default 131072):
    * smaller than a peer advertises where its stack fails on large messages. */
@@ -264,6 +267,24 @@ export interface SeedOptions {
   /** BEP 16 initial seeding: reveal pieces a few at a time so that a lone first seed uploads
    * each piece about once. */
   superSeed?: boolean;
+  /** Keep a copy in the library so the torrent seeds again after a reload (default: when the
+   * content takes at most half of the site's free storage). */
+  keep?: boolean;
+}
+
+/** `torrent.destroy(opts)`. */
+export interface DestroyOptions {
+  /** Keep the torrent's pieces (it is no longer listed, and adding it again resumes from
+   * them); by default they are deleted. */
+  keepData?: boolean;
+}
+
+/** `client.storageEstimate()`: this site's storage, in bytes. */
+export interface StorageInfo {
+  usage: number;
+  quota: number;
+  /** Whether the browser keeps it under storage pressure (`client.persist()`). */
+  persisted: boolean;
 }
 
 /** What `add()` takes: a magnet link, a bare info hash (hex or base32), or `.torrent` bytes. */

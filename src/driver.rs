@@ -39,6 +39,7 @@ use wasm_bindgen::JsValue;
 
 use crate::api::{ErrorCode, Failure, PeerInfo, TorrentEvent};
 use crate::js::{self, Timer};
+use crate::library::{Entry, Leave, Record};
 use crate::peer_slots::{PeerSlots, Slot};
 use crate::rtc::{self, EventSink, RtcConfig, RtcEvent, RtcPeer};
 use crate::storage::{BrowserStore, StoreNote, StoreNotify};
@@ -95,6 +96,10 @@ struct State {
     ended: Option<Failure>,
     /// Delivers `ready` (and a warning) from `start` to the page's listeners.
     startup: Option<Timer>,
+    /// Where the torrent is kept across reloads (`None`: not kept).
+    entry: Option<Entry>,
+    /// The selected files, as the library records them (`None`: every file).
+    selected: Option<Vec<u32>>,
 }
 
 /// A page callback (`t.on`, `t.once`).
@@ -129,7 +134,8 @@ enum Work {
     Ready,
     Timeout,
     Limits(Option<u64>, Option<u64>),
-    Destroy,
+    /// Stop, and leave the library as it says.
+    Destroy(Leave),
 }
 
 /// Work for after the engine state is released.
@@ -142,15 +148,15 @@ enum Effect {
 impl Driver {
     /// Starts a torrent: builds the engine over the store `make_store` returns (given the
     /// driver's store callback), connects to the trackers, and arms the timer.
+    /// With an `entry`, the torrent is listed in the library (its record and `.torrent`
+    /// file are written now and kept up to date).
     pub fn start(
         config: DriverConfig,
         torrent: Torrent,
         make_store: impl FnOnce(StoreNotify) -> BrowserStore,
+        entry: Option<Entry>,
     ) -> Result<Rc<Driver>, String> {
-        let info_hash = match &torrent {
-            Torrent::Seed(m) | Torrent::Download(m) => m.info_hash,
-            Torrent::Magnet(h) => *h,
-        };
+        let info_hash = torrent_info_hash(&torrent);
         // The store reports to the driver, which does not exist yet: bind it late.
         let slot: Rc<RefCell<Weak<Driver>>> = Rc::new(RefCell::new(Weak::new()));
         let notify: StoreNotify = {
@@ -181,6 +187,8 @@ impl Driver {
                 done_waiters: Vec::new(),
                 ended: None,
                 startup: None,
+                entry,
+                selected: None,
             }),
             queue: RefCell::new(VecDeque::new()),
             running: Cell::new(false),
@@ -207,6 +215,11 @@ impl Driver {
             .map(|u| TrackerClient::new(u, identity.clone(), host.clone()))
             .collect();
         driver.state.borrow_mut().trackers = trackers;
+        {
+            let s = driver.state.borrow();
+            driver.save_record(&s);
+            driver.save_torrent_file(&s);
+        }
         let mut startup = Vec::new();
         if driver.state.borrow().engine.metainfo().is_some() {
             startup.push(Work::Ready);
@@ -257,10 +270,37 @@ impl Driver {
         self.push(Work::Limits(upload, download));
     }
 
-    /// Stops everything: trackers hear `stopped`, connections close, OPFS files go, and
-    /// pending `done()` promises reject.
-    pub fn destroy(&self) {
-        self.push(Work::Destroy);
+    /// Stops everything: trackers hear `stopped`, connections close, the torrent leaves the
+    /// library as `leave` says, and pending `done()` promises reject.
+    pub fn destroy(&self, leave: Leave) {
+        self.push(Work::Destroy(leave));
+    }
+
+    /// Whether the torrent is kept in the library across reloads.
+    pub fn is_kept(&self) -> bool {
+        self.state.borrow().entry.is_some()
+    }
+
+    /// Bytes of pieces this torrent holds in OPFS.
+    pub fn bytes_stored(&self) -> u64 {
+        self.state.borrow().engine.store().bytes_stored()
+    }
+
+    /// Writes the library record: the magnet link and the selection.
+    fn save_record(&self, s: &State) {
+        if let Some(e) = &s.entry {
+            e.save_record(&Record {
+                magnet: self.magnet_of(s),
+                selected: s.selected.clone(),
+            });
+        }
+    }
+
+    /// Writes the `.torrent` file to the library, once the metadata is known.
+    fn save_torrent_file(&self, s: &State) {
+        if let (Some(e), Some(m)) = (&s.entry, s.engine.metainfo()) {
+            e.save_torrent(m.to_bytes());
+        }
     }
 
     /// True once destroyed.
@@ -323,7 +363,10 @@ impl Driver {
 
     /// A magnet link with the name (once known) and our trackers.
     pub fn magnet_uri(&self) -> String {
-        let s = self.state.borrow();
+        self.magnet_of(&self.state.borrow())
+    }
+
+    fn magnet_of(&self, s: &State) -> String {
         let mut m = Magnet::new(s.engine.info_hash());
         m.name = s.engine.metainfo().map(|mi| mi.info.name().to_string());
         m.trackers = s.announce.clone();
@@ -525,7 +568,7 @@ impl Driver {
             Work::Ready => fx.push(Effect::Emit(TorrentEvent::Ready, JsValue::UNDEFINED)),
             Work::Timeout => s.engine.handle_input(now, Input::Timeout),
             Work::Limits(up, down) => s.engine.set_limits(up, down),
-            Work::Destroy => {
+            Work::Destroy(leave) => {
                 self.destroyed.set(true);
                 let ended = Failure::new(ErrorCode::Destroyed, "the torrent was destroyed");
                 s.ended = Some(ended.clone());
@@ -541,6 +584,9 @@ impl Driver {
                 }
                 s.timer = None;
                 s.engine.store_mut().destroy();
+                if let Some(entry) = s.entry.take() {
+                    entry.close(leave);
+                }
                 return fx;
             }
         }
@@ -663,6 +709,8 @@ impl Driver {
     fn on_event(&self, s: &mut State, e: Event, fx: &mut Vec<Effect>) {
         match e {
             Event::Metadata => {
+                self.save_record(s);
+                self.save_torrent_file(s);
                 fx.push(Effect::Emit(TorrentEvent::Metadata, JsValue::UNDEFINED));
                 fx.push(Effect::Emit(TorrentEvent::Ready, JsValue::UNDEFINED));
             }
@@ -856,6 +904,14 @@ impl Host for Driver {
 
     fn notice(&self, notice: Notice) {
         self.push(Work::Notice(notice));
+    }
+}
+
+/// The info hash a torrent is known by.
+pub fn torrent_info_hash(t: &Torrent) -> tabswarm_core::ids::InfoHash {
+    match t {
+        Torrent::Seed(m) | Torrent::Download(m) => m.info_hash,
+        Torrent::Magnet(h) => *h,
     }
 }
 

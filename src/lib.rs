@@ -31,6 +31,7 @@ pub mod api;
 pub mod driver;
 pub mod input;
 pub mod js;
+pub mod library;
 mod opfs;
 pub mod peer_slots;
 pub mod rtc;
@@ -39,11 +40,14 @@ pub mod tracker_client;
 pub mod tracker_json;
 
 use api::{ErrorCode, Failure};
-use driver::{Driver, DriverConfig};
+use driver::{torrent_info_hash, Driver, DriverConfig};
+use library::{Entry, Leave};
 use input::{AddInput, SeedInput};
 use js::{f64_to_i64, f64_to_u32, f64_to_u64, prop, set, u64_to_f64};
 use rtc::RtcConfig;
-use storage::{BrowserStore, Placement, MEMORY_LIMIT};
+use storage::{opfs_available, BrowserStore, Placement, MEMORY_LIMIT};
+use tabswarm_core::bitfield::Bitfield;
+use tabswarm_core::metainfo::Metainfo;
 
 /// The package version, so a page can show that the module loaded.
 #[wasm_bindgen]
@@ -65,7 +69,10 @@ pub struct Client {
 
 struct ClientInner {
     peer_id: [u8; 20],
+    /// Where a download that is not kept in the library puts its pieces.
     placement: Placement,
+    /// Torrents are kept in the library (OPFS) across reloads.
+    keep: bool,
     rtc: RtcConfig,
     announce: Vec<String>,
     limits: Cell<(Option<u64>, Option<u64>)>,
@@ -86,12 +93,18 @@ impl Client {
     ) -> Result<Client, JsValue> {
         install_panic_hook();
         let opts = opts.unwrap_or(JsValue::UNDEFINED);
-        let placement = match prop(&opts, "storage").as_string().as_deref() {
-            None | Some("auto") => Placement::Auto {
-                limit: MEMORY_LIMIT,
-            },
-            Some("memory") => Placement::Memory,
-            Some("opfs") => Placement::Opfs,
+        let (placement, keep) = match prop(&opts, "storage").as_string().as_deref() {
+            None | Some("auto") => (
+                Placement::Auto {
+                    limit: MEMORY_LIMIT,
+                },
+                opfs_available(),
+            ),
+            Some("memory") => (Placement::Memory, false),
+            Some("opfs") if opfs_available() => (Placement::Opfs, true),
+            Some("opfs") => {
+                return Err(Failure::new(ErrorCode::Storage, "this browser has no OPFS").into())
+            }
             Some(other) => {
                 return Err(invalid(format!(
                     "storage must be \"auto\", \"memory\" or \"opfs\", not {other:?}"
@@ -133,6 +146,7 @@ impl Client {
             inner: Rc::new(ClientInner {
                 peer_id: make_peer_id(),
                 placement,
+                keep,
                 rtc,
                 announce,
                 limits: Cell::new((None, None)),
@@ -184,9 +198,25 @@ impl Client {
                     &progress,
                 )
                 .await?;
-            let driver = inner.start(announce, EngineTorrent::Seed(meta), super_seed, |n| {
-                content.into_store(n)
-            })?;
+            let keep = prop(&opts, "keep");
+            let keep = (!keep.is_undefined()).then(|| keep.is_truthy());
+            let entry = inner.seed_entry(&meta, keep).await;
+            let copy = entry
+                .as_ref()
+                .map(|e| (e.dir(), content_as_blob(&content), meta.info.lengths()));
+            let driver = inner.start(
+                announce,
+                EngineTorrent::Seed(meta),
+                super_seed,
+                |n| content.into_store(n),
+                entry,
+            )?;
+            if let Some((dir, Ok(blob), lengths)) = copy {
+                let weak = Rc::downgrade(&driver);
+                library::copy_pieces(dir, blob, lengths, move || {
+                    weak.upgrade().is_some_and(|d| !d.is_destroyed())
+                });
+            }
             Ok(Torrent::new(driver, None).into())
         })
     }
@@ -211,19 +241,91 @@ impl Client {
                     (EngineTorrent::Download(*meta), announce, None)
                 }
             };
-            let info_hash = match &torrent {
-                EngineTorrent::Seed(m) | EngineTorrent::Download(m) => m.info_hash,
-                EngineTorrent::Magnet(h) => *h,
-            };
+            let info_hash = torrent_info_hash(&torrent);
             if let Some(existing) = inner.find(&info_hash.to_hex()) {
                 return Ok(Torrent::new(existing, name).into());
             }
             let announce = inner.announce_for(&opts, &extra)?;
-            let placement = inner.placement;
-            let driver = inner.start(announce, torrent, false, |n| {
-                BrowserStore::for_download(placement, n)
-            })?;
+            let driver = inner.open(torrent, announce).await?;
             Ok(Torrent::new(driver, name).into())
+        })
+    }
+
+    /// Brings back the torrents kept in this browser's library (OPFS) by earlier pages of
+    /// this site: downloads resume where they stopped, finished ones seed. Torrents this
+    /// client already runs, and those another tab is running, are skipped. Resolves with the
+    /// torrents started.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Torrent[]>")]
+    pub fn restore(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let started = js_sys::Array::new();
+            if !inner.keep {
+                return Ok(started.into());
+            }
+            let hashes = library::list()
+                .await
+                .map_err(|e| Failure::new(ErrorCode::Storage, e))?;
+            for hash in hashes {
+                if inner.find(&hash.to_hex()).is_some() {
+                    continue;
+                }
+                let entry = match Entry::open(hash).await {
+                    Ok(Some(e)) => e,
+                    Ok(None) => continue,
+                    Err(e) => return Err(Failure::new(ErrorCode::Storage, e).into()),
+                };
+                let Some(record) = entry.record().await else {
+                    continue;
+                };
+                let magnet = tabswarm_core::magnet::Magnet::parse(&record.magnet).ok();
+                let trackers = magnet.as_ref().map(|m| m.trackers.clone()).unwrap_or_default();
+                let name = magnet.and_then(|m| m.name);
+                let announce = inner.announce_for(&JsValue::UNDEFINED, &trackers)?;
+                match inner
+                    .open_kept(entry, EngineTorrent::Magnet(hash), announce)
+                    .await
+                {
+                    Ok(d) => {
+                        started.push(&Torrent::new(d, name).into());
+                    }
+                    Err(e) => web_sys::console::warn_2(
+                        &format!("tabswarm: cannot restore {}", hash.to_hex()).into(),
+                        &e,
+                    ),
+                }
+            }
+            Ok(started.into())
+        })
+    }
+
+    /// This site's storage: `{ usage, quota, persisted }` in bytes (`navigator.storage`).
+    #[wasm_bindgen(js_name = storageEstimate, unchecked_return_type = "Promise<StorageInfo>")]
+    pub fn storage_estimate(&self) -> js_sys::Promise {
+        future_to_promise(async move {
+            let (usage, quota, persisted) = library::estimate().await?;
+            let o = JsValue::from(js_sys::Object::new());
+            set(&o, "usage", &u64_to_f64(usage).into());
+            set(&o, "quota", &u64_to_f64(quota).into());
+            set(&o, "persisted", &persisted.into());
+            Ok(o)
+        })
+    }
+
+    /// Asks the browser to keep this site's storage under pressure
+    /// (`navigator.storage.persist()`); resolves with whether it is persistent now.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn persist(&self) -> js_sys::Promise {
+        future_to_promise(async move {
+            let storage = storage::navigator_storage()
+                .ok_or_else(|| Failure::new(ErrorCode::Storage, "no navigator.storage"))?;
+            let p = storage
+                .persist()
+                .map_err(|e| Failure::new(ErrorCode::Storage, js::error_text(&e)))?;
+            let granted = storage::js_await(p)
+                .await
+                .map_err(|e| Failure::new(ErrorCode::Storage, e))?;
+            Ok(granted.is_truthy().into())
         })
     }
 
@@ -238,11 +340,12 @@ impl Client {
         }
     }
 
-    /// Destroys every torrent (trackers hear `stopped`, connections close).
+    /// Stops every torrent (trackers hear `stopped`, connections close); the library keeps
+    /// them for `restore()`.
     pub fn destroy(&self) {
         let torrents = std::mem::take(&mut *self.inner.torrents.borrow_mut());
         for d in torrents {
-            d.destroy();
+            d.destroy(Leave::Stay);
         }
     }
 
@@ -252,13 +355,14 @@ impl Client {
         tabswarm_core::ids::hex(&self.inner.peer_id)
     }
 
-    /// The torrents of this client.
+    /// The torrents of this client that are not destroyed.
     #[wasm_bindgen(getter, unchecked_return_type = "Torrent[]")]
     pub fn torrents(&self) -> js_sys::Array {
         self.inner
             .torrents
             .borrow()
             .iter()
+            .filter(|d| !d.is_destroyed())
             .map(|d| JsValue::from(Torrent::new(d.clone(), None)))
             .collect()
     }
@@ -280,6 +384,7 @@ impl ClientInner {
         torrent: EngineTorrent,
         super_seed: bool,
         make_store: impl FnOnce(storage::StoreNotify) -> BrowserStore,
+        entry: Option<Entry>,
     ) -> Result<Rc<Driver>, JsValue> {
         let (upload_limit, download_limit) = self.limits.get();
         let config = DriverConfig {
@@ -290,10 +395,107 @@ impl ClientInner {
             download_limit,
             super_seed,
         };
-        let driver = Driver::start(config, torrent, make_store)
+        let driver = Driver::start(config, torrent, make_store, entry)
             .map_err(|e| Failure::new(ErrorCode::Storage, e))?;
         self.torrents.borrow_mut().push(driver.clone());
         Ok(driver)
+    }
+
+    /// Starts a download, kept in the library when this client keeps torrents and no other
+    /// tab holds it; else unkept, in memory or a temporary OPFS directory (`placement`).
+    async fn open(
+        &self,
+        torrent: EngineTorrent,
+        announce: Vec<String>,
+    ) -> Result<Rc<Driver>, JsValue> {
+        let entry = if self.keep {
+            Entry::open(torrent_info_hash(&torrent))
+                .await
+                .map_err(|e| Failure::new(ErrorCode::Storage, e))?
+        } else {
+            None
+        };
+        match entry {
+            Some(entry) => self.open_kept(entry, torrent, announce).await,
+            None => {
+                let placement = self.placement;
+                self.start(
+                    announce,
+                    torrent,
+                    false,
+                    |n| BrowserStore::for_download(placement, n),
+                    None,
+                )
+            }
+        }
+    }
+
+    /// Starts a download over its library entry: from the `.torrent` the entry holds if the
+    /// torrent is a magnet, and from the pieces already on disk. Refuses with
+    /// `ERR_STORAGE_QUOTA` a download whose missing bytes do not fit in the site's quota.
+    async fn open_kept(
+        &self,
+        entry: Entry,
+        torrent: EngineTorrent,
+        announce: Vec<String>,
+    ) -> Result<Rc<Driver>, JsValue> {
+        let storage = |e: String| JsValue::from(Failure::new(ErrorCode::Storage, e));
+        let torrent = match torrent {
+            EngineTorrent::Magnet(h) => entry
+                .torrent()
+                .await
+                .and_then(|b| Metainfo::from_bytes(&b).ok())
+                .filter(|m| m.info_hash == h)
+                .map_or(EngineTorrent::Magnet(h), EngineTorrent::Download),
+            t => t,
+        };
+        let (torrent, stored, hashes) = match torrent {
+            EngineTorrent::Download(m) => {
+                let lengths = m.info.lengths();
+                let stored = entry.scan(lengths).await.map_err(storage)?;
+                let on_disk: u64 = stored
+                    .iter()
+                    .filter_map(|&i| lengths.validate_piece(i))
+                    .map(|p| u64::from(lengths.piece_len(p)))
+                    .sum();
+                let needed = m.info.total_length().saturating_sub(on_disk);
+                if let Err(f) = library::check_quota(needed).await {
+                    entry.close(if stored.is_empty() { Leave::Delete } else { Leave::Stay });
+                    return Err(f.into());
+                }
+                let hashes: Rc<[[u8; 20]]> = m.info.pieces().into();
+                let mut have = Bitfield::new(lengths.num_pieces());
+                for &i in &stored {
+                    have.set(i);
+                }
+                (resumed(m, have), stored, Some(hashes))
+            }
+            t => (t, Vec::new(), None),
+        };
+        let dir = entry.dir();
+        self.start(
+            announce,
+            torrent,
+            false,
+            move |n| BrowserStore::kept(dir, stored, hashes, n),
+            Some(entry),
+        )
+    }
+
+    /// The library entry a new seed is kept in: with `keep` unset, when the client keeps
+    /// torrents and the content takes at most half of the site's free quota.
+    async fn seed_entry(&self, meta: &Metainfo, keep: Option<bool>) -> Option<Entry> {
+        if !self.keep || keep == Some(false) {
+            return None;
+        }
+        let size = meta.info.total_length();
+        if keep.is_none() {
+            let (usage, quota, _) = library::estimate().await.ok()?;
+            if size > quota.saturating_sub(usage) / 2 {
+                return None;
+            }
+        }
+        Entry::open(meta.info_hash).await.ok().flatten()
     }
 
     fn find(&self, info_hash_hex: &str) -> Option<Rc<Driver>> {
@@ -509,9 +711,28 @@ impl Torrent {
         self.driver.set_limits(up, down);
     }
 
-    /// Stops the torrent: trackers hear `stopped`, connections close, OPFS files are removed.
-    pub fn destroy(&self) {
-        self.driver.destroy();
+    /// Stops the torrent and removes it from the library: trackers hear `stopped`,
+    /// connections close, its pieces are deleted; with `{ keepData: true }` they stay, so
+    /// adding the torrent again resumes from them.
+    pub fn destroy(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "DestroyOptions")] opts: Option<JsValue>,
+    ) {
+        let keep = opts.is_some_and(|o| prop(&o, "keepData").is_truthy());
+        self.driver
+            .destroy(if keep { Leave::Unlist } else { Leave::Delete });
+    }
+
+    /// Whether the torrent is kept in the library (OPFS), to come back after a reload.
+    #[wasm_bindgen(getter)]
+    pub fn kept(&self) -> bool {
+        self.driver.is_kept()
+    }
+
+    /// Bytes of pieces this torrent holds in OPFS.
+    #[wasm_bindgen(getter, js_name = storageUsed)]
+    pub fn storage_used(&self) -> f64 {
+        u64_to_f64(self.driver.bytes_stored())
     }
 
     /// The connected peers and their figures.
@@ -601,6 +822,24 @@ impl TorrentFile {
             let part = all.slice_with_f64_and_f64(start, end)?;
             Ok(part.into())
         })
+    }
+}
+
+/// A seed's content as a `Blob`, to copy it into the library (bytes are copied once).
+fn content_as_blob(content: &input::SeedContent) -> Result<web_sys::Blob, String> {
+    match content {
+        input::SeedContent::Blob(b) => Ok(b.clone()),
+        input::SeedContent::Bytes(v) => storage::bytes_to_blob(v).map_err(|e| e.to_string()),
+    }
+}
+
+/// The engine's start for a download with `have` already stored.
+fn resumed(meta: Metainfo, have: Bitfield) -> EngineTorrent {
+    // TODO(i16-core): Torrent::Partial(meta, have) once the core has it.
+    if have.count_ones() == have.len() {
+        EngineTorrent::Seed(meta)
+    } else {
+        EngineTorrent::Download(meta)
     }
 }
 

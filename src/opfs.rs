@@ -11,28 +11,27 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::rc::Rc;
 
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use futures::future::FutureExt;
 use tabswarm_core::lengths::{BlockInfo, Lengths, PieceIndex};
 use tabswarm_core::store::{ReadStatus, StoreError};
 use wasm_bindgen::JsCast;
-use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::spawn_local;
 
-use crate::api::{ErrorCode, Failure};
 use crate::js::error_text;
+use crate::library::{piece_file, write_file, DirFuture};
 use crate::storage::{
     block_range, js_await, navigator_storage, read_blob, Loader, StoreNote, StoreNotify,
 };
 
-type DirFuture =
-    Shared<LocalBoxFuture<'static, Result<web_sys::FileSystemDirectoryHandle, String>>>;
-
 /// One OPFS directory per download, one file per piece (`p<index>`).
 pub(crate) struct OpfsStore {
     lengths: Option<Lengths>,
-    dir_name: String,
+    /// The directory's name in the OPFS root, for a store that removes it when destroyed.
+    temporary: Option<String>,
     dir: DirFuture,
     loader: Loader,
+    /// Pieces found on disk at start and not yet read back, with the hashes to check them by.
+    unchecked: Rc<RefCell<Option<(Rc<[[u8; 20]]>, HashSet<u32>)>>>,
     shared: Rc<RefCell<OpfsShared>>,
 }
 
@@ -48,7 +47,9 @@ struct OpfsShared {
 }
 
 impl OpfsStore {
-    pub(crate) fn new(notify: StoreNotify) -> OpfsStore {
+    /// A store in a directory of its own, removed by [`OpfsStore::remove_all`]: for a download
+    /// that is not kept in the library.
+    pub(crate) fn temporary(notify: StoreNotify) -> OpfsStore {
         let mut id = [0u8; 8];
         crate::js::random_bytes(&mut id);
         let dir_name = format!("tabswarm-{}", tabswarm_core::ids::hex(&id));
@@ -64,19 +65,58 @@ impl OpfsStore {
         }
         .boxed_local()
         .shared();
+        OpfsStore::over(dir, Some(dir_name), Vec::new(), None, notify)
+    }
+
+    /// A store over a library entry's directory ([`crate::library`]), which already holds
+    /// `stored` pieces. Each of those is checked against `hashes` when first read, before it
+    /// is served.
+    pub(crate) fn kept(
+        dir: DirFuture,
+        stored: Vec<u32>,
+        hashes: Option<Rc<[[u8; 20]]>>,
+        notify: StoreNotify,
+    ) -> OpfsStore {
+        OpfsStore::over(dir, None, stored, hashes, notify)
+    }
+
+    fn over(
+        dir: DirFuture,
+        temporary: Option<String>,
+        stored: Vec<u32>,
+        hashes: Option<Rc<[[u8; 20]]>>,
+        notify: StoreNotify,
+    ) -> OpfsStore {
+        let unchecked = match hashes {
+            Some(h) => Some((h, stored.iter().copied().collect())),
+            None => None,
+        };
         OpfsStore {
             lengths: None,
-            dir_name,
+            temporary,
             dir,
             loader: Loader::new(notify.clone()),
+            unchecked: Rc::new(RefCell::new(unchecked)),
             shared: Rc::new(RefCell::new(OpfsShared {
                 notify,
                 writing: HashMap::new(),
-                written: HashSet::new(),
+                written: stored.into_iter().collect(),
                 idle_waiters: Vec::new(),
                 failure: None,
             })),
         }
+    }
+
+    /// Bytes of the pieces on disk.
+    pub(crate) fn bytes_stored(&self) -> u64 {
+        let Some(l) = self.lengths else { return 0 };
+        self.shared
+            .borrow()
+            .written
+            .iter()
+            .filter_map(|&i| l.validate_piece(i))
+            .map(|p| u64::from(l.piece_len(p)))
+            .sum()
     }
 
     pub(crate) fn set_lengths(&mut self, lengths: Lengths) -> Result<(), StoreError> {
@@ -156,6 +196,7 @@ impl OpfsStore {
             }
         }
         let dir = self.dir.clone();
+        let unchecked = self.unchecked.clone();
         self.loader.read(block, out, move || {
             Box::pin(async move {
                 let dir = dir.await?;
@@ -164,7 +205,9 @@ impl OpfsStore {
                         .await?
                         .unchecked_into();
                 let file: web_sys::Blob = js_await(handle.get_file()).await?.unchecked_into();
-                read_blob(&file).await
+                let data = read_blob(&file).await?;
+                check_kept(&unchecked, index, &data)?;
+                Ok(data)
             })
         })
     }
@@ -210,9 +253,12 @@ impl OpfsStore {
         }
     }
 
-    /// Removes the download's directory (in the background).
+    /// Removes the directory of a temporary store (in the background); a library entry's
+    /// directory is removed by its entry.
     pub(crate) fn remove_all(&self) {
-        let name = self.dir_name.clone();
+        let Some(name) = self.temporary.clone() else {
+            return;
+        };
         spawn_local(async move {
             let Some(storage) = navigator_storage() else {
                 return;
@@ -228,28 +274,27 @@ impl OpfsStore {
     }
 }
 
-fn piece_file(index: u32) -> String {
-    format!("p{index}")
+/// A piece found on disk at start is served only once its SHA-1 matches.
+fn check_kept(
+    unchecked: &RefCell<Option<(Rc<[[u8; 20]]>, HashSet<u32>)>>,
+    index: u32,
+    data: &[u8],
+) -> Result<(), String> {
+    let mut guard = unchecked.borrow_mut();
+    let Some((hashes, pending)) = guard.as_mut() else {
+        return Ok(());
+    };
+    if !pending.contains(&index) {
+        return Ok(());
+    }
+    match hashes.get(index as usize) {
+        Some(h) if tabswarm_core::sha1(data) == *h => {
+            pending.remove(&index);
+            Ok(())
+        }
+        _ => Err(format!(
+            "piece {index} on disk does not match its hash (the stored copy is damaged)"
+        )),
+    }
 }
 
-/// Writes one file; a full disk is [`ErrorCode::StorageQuota`](crate::api::ErrorCode).
-async fn write_file(dir: DirFuture, name: &str, data: &[u8]) -> Result<(), Failure> {
-    async fn wait(p: js_sys::Promise) -> Result<JsValue, Failure> {
-        JsFuture::from(p).await.map_err(|e| Failure::storage(&e))
-    }
-    let dir = dir.await.map_err(|m| Failure::new(ErrorCode::Storage, m))?;
-    let opts = web_sys::FileSystemGetFileOptions::new();
-    opts.set_create(true);
-    let handle: web_sys::FileSystemFileHandle = wait(dir.get_file_handle_with_options(name, &opts))
-        .await?
-        .unchecked_into();
-    let writable: web_sys::FileSystemWritableFileStream =
-        wait(handle.create_writable()).await?.unchecked_into();
-    let bytes = js_sys::Uint8Array::from(data);
-    let write = writable
-        .write_with_buffer_source(&bytes)
-        .map_err(|e| Failure::storage(&e))?;
-    wait(write).await?;
-    wait(writable.close()).await?;
-    Ok(())
-}

@@ -103,6 +103,28 @@ impl BrowserStore {
         }
     }
 
+    /// A download kept in the library: its pieces in the entry's directory, `stored` of them
+    /// there already (checked against `hashes` when first read).
+    pub fn kept(
+        dir: crate::library::DirFuture,
+        stored: Vec<u32>,
+        hashes: Option<Rc<[[u8; 20]]>>,
+        notify: StoreNotify,
+    ) -> BrowserStore {
+        BrowserStore {
+            backend: Backend::Opfs(OpfsStore::kept(dir, stored, hashes, notify.clone())),
+            notify,
+        }
+    }
+
+    /// Bytes this store holds in OPFS.
+    pub fn bytes_stored(&self) -> u64 {
+        match &self.backend {
+            Backend::Opfs(o) => o.bytes_stored(),
+            _ => 0,
+        }
+    }
+
     /// `"memory"`, `"opfs"`, `"blob"`, or `"undecided"` before the size is known.
     pub fn kind(&self) -> &'static str {
         match self.backend {
@@ -133,7 +155,8 @@ impl BrowserStore {
         }
     }
 
-    /// Removes what this store put on disk (OPFS); memory is freed when the store is dropped.
+    /// Removes what a temporary OPFS store put on disk (a library entry removes its own);
+    /// memory is freed when the store is dropped.
     pub fn destroy(&mut self) {
         if let Backend::Opfs(o) = &self.backend {
             o.remove_all();
@@ -150,7 +173,7 @@ impl PieceStore for BrowserStore {
                 Placement::Auto { limit } => lengths.total_length() > limit && opfs_available(),
             };
             self.backend = if opfs {
-                Backend::Opfs(OpfsStore::new(self.notify.clone()))
+                Backend::Opfs(OpfsStore::temporary(self.notify.clone()))
             } else {
                 Backend::Memory(MemoryStore::new())
             };
@@ -354,7 +377,7 @@ pub(crate) fn navigator_storage() -> Option<web_sys::StorageManager> {
     (!storage.is_undefined()).then(|| storage.unchecked_into())
 }
 
-fn bytes_to_blob(bytes: &[u8]) -> Result<web_sys::Blob, StoreError> {
+pub(crate) fn bytes_to_blob(bytes: &[u8]) -> Result<web_sys::Blob, StoreError> {
     // Blob parts of at most 64 MiB each: very large single typed arrays are slow to make.
     let parts = js_sys::Array::new();
     for chunk in bytes.chunks(64 * 1024 * 1024) {

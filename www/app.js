@@ -105,8 +105,32 @@ function newCard(title, meta) {
   const card = $('#torrent-card').content.firstElementChild.cloneNode(true);
   $('.t-name', card).textContent = title;
   $('.t-meta', card).textContent = meta;
+  $('.t-remove', card).hidden = true;
   torrentsEl.prepend(card);
   takeHooks(card);
+  return card;
+}
+
+/** The card of the torrent with `infoHash`, if the page shows it. */
+const cardOf = (infoHash) => [...torrentsEl.children].find((c) => c.dataset.infoHash === infoHash);
+
+/** Binds `card` to torrent `t`: its info hash and its remove button. Returns the card that
+ * shows `t` (an earlier one, if the page already had it). */
+function bindCard(card, t) {
+  const earlier = cardOf(t.infoHash);
+  if (earlier && earlier !== card) {
+    card.remove();
+    return null;
+  }
+  card.dataset.infoHash = t.infoHash;
+  const remove = $('.t-remove', card);
+  remove.hidden = false;
+  remove.setAttribute('aria-label', `Remove ${t.name || 'this torrent'} and its stored data`);
+  remove.onclick = () => {
+    t.destroy();
+    card.remove();
+    showStorage();
+  };
   return card;
 }
 
@@ -275,6 +299,7 @@ function follow(card, t, { seeding }) {
     $('.t-down', card).textContent = fmtRate(s.downloadSpeed);
     $('.t-up', card).textContent = fmtRate(s.uploadSpeed);
     $('.t-peers', card).textContent = String(s.numPeers);
+    $('.t-stored', card).textContent = t.kept ? fmtBytes(t.storageUsed) : 'not kept';
     $('.t-eta', card).textContent = done ? 'done' : fmtEta(s.timeRemaining / 1000);
     let state;
     if (done) state = seeding ? `Sharing. ${fmtBytes(s.uploaded)} sent so far.` : `Done: every piece verified. Still sharing with others (${fmtBytes(s.uploaded)} sent).`;
@@ -313,6 +338,7 @@ async function seedFiles(fileList) {
         $('.t-state', card).textContent = `Hashing… ${Math.floor(fraction * 100)}%`;
       },
     });
+    if (!bindCard(card, t)) return;
     showShare(card, t);
     follow(card, t, { seeding: true });
   } catch (e) {
@@ -326,6 +352,7 @@ async function download(input, label) {
   $('.t-state', card).textContent = 'Joining the swarm…';
   try {
     const d = await client.add(input, { announce: [trackerUrl] });
+    if (!bindCard(card, d)) return;
     showShare(card, d);
     follow(card, d, { seeding: false });
   } catch (e) {
@@ -371,9 +398,43 @@ function wire() {
   };
   window.addEventListener('hashchange', fromHash);
   fromHash();
+  // Kept torrents come back after a reload; warn only about those that would be lost.
   window.addEventListener('beforeunload', (e) => {
-    if (torrentsEl.children.length) { e.preventDefault(); }
+    if (client.torrents.some((t) => !t.kept)) { e.preventDefault(); }
   });
+  $('#persist').addEventListener('click', async () => {
+    await client.persist().catch(() => false);
+    showStorage();
+  });
+}
+
+/** Brings back the torrents this browser kept (library in OPFS): downloads resume. */
+async function restore() {
+  let kept = [];
+  try {
+    kept = await client.restore();
+  } catch (e) {
+    showError(`Could not bring back earlier downloads: ${plain(e)}`);
+  }
+  for (const t of kept) {
+    const card = bindCard(newCard(t.name || 'Download', ''), t);
+    if (!card) continue;
+    showShare(card, t);
+    follow(card, t, { seeding: t.progress === 1 });
+  }
+}
+
+/** The site's storage: what is used of the quota, and whether it is persistent. */
+async function showStorage() {
+  const el = $('#storage');
+  try {
+    const { usage, quota, persisted } = await client.storageEstimate();
+    $('.storage-text', el).textContent = `Storage: ${fmtBytes(usage)} used of ${fmtBytes(quota)}${persisted ? ', kept by the browser' : ''}.`;
+    $('#persist').hidden = persisted;
+    el.hidden = false;
+  } catch {
+    el.hidden = true;
+  }
 }
 
 // ---------------------------------------------------------------------------- start
@@ -383,7 +444,10 @@ try {
   statusEl.textContent = ok ? `wasm module loaded · v${version()}` : 'wasm module loaded, but its self-check failed';
   statusEl.dataset.wasm = ok ? 'loaded' : 'broken';
   client = new Client({ announce: [trackerUrl], ...(loopback ? { iceServers: [] } : {}) });
+  await restore();
   wire();
+  showStorage();
+  setInterval(showStorage, 5000);
 } catch (e) {
   statusEl.textContent = 'Could not load the wasm module';
   statusEl.dataset.wasm = 'error';

@@ -25,4 +25,10 @@ const s: TorrentStats = t.stats();
 const p: string = s.progress;
 // @ts-expect-error: peers are objects with typed fields
 t.peers()[0].downloadSpeed.toUpperCase();
+// @ts-expect-error: keepData is a boolean
+t.destroy({ keepData: 'yes' });
+const kept: Array<{ infoHash: string }> = await client.restore();
+// @ts-expect-error: the estimate's figures are numbers
+const usage: string = (await client.storageEstimate()).usage;
+export { kept, usage };
 export { p };
