@@ -148,7 +148,7 @@ impl Driver {
         make_store: impl FnOnce(StoreNotify) -> BrowserStore,
     ) -> Result<Rc<Driver>, String> {
         let info_hash = match &torrent {
-            Torrent::Seed(m) | Torrent::Download(m) => m.info_hash,
+            Torrent::Seed(m) | Torrent::Download(m) | Torrent::Partial(m, _) => m.info_hash,
             Torrent::Magnet(h) => *h,
         };
         // The store reports to the driver, which does not exist yet: bind it late.
@@ -360,7 +360,7 @@ impl Driver {
                 let code = match st {
                     PieceState::Have => 2,
                     PieceState::InFlight => 1,
-                    PieceState::Missing => 0,
+                    PieceState::Missing | PieceState::Skipped => 0,
                 };
                 (code, avail)
             })

@@ -212,7 +212,9 @@ impl Client {
                 }
             };
             let info_hash = match &torrent {
-                EngineTorrent::Seed(m) | EngineTorrent::Download(m) => m.info_hash,
+                EngineTorrent::Seed(m)
+                | EngineTorrent::Download(m)
+                | EngineTorrent::Partial(m, _) => m.info_hash,
                 EngineTorrent::Magnet(h) => *h,
             };
             if let Some(existing) = inner.find(&info_hash.to_hex()) {
