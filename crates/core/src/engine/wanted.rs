@@ -53,7 +53,7 @@ impl Wanted {
 
     /// Whether the metadata is installed.
     pub(super) fn is_installed(&self) -> bool {
-        self.pieces.len() > 0
+        !self.pieces.is_empty()
     }
 
     /// Before the metadata: remember `selection`. After: the files it names become the
