@@ -88,6 +88,16 @@
 //! others is disconnected. When several peers sent blocks of a failed piece, only those whose
 //! blocks are proven wrong are struck (see `swarm`).
 //!
+//! # Resume and file selection
+//! [`Torrent::Partial`] starts from the pieces the store already holds (verified in an
+//! earlier session): the picker, `have`, our `bitfield` and the byte counts start from them.
+//! [`Engine::select`] and [`Engine::set_file_wanted`] choose files (see `wanted`): a piece is
+//! wanted iff it overlaps a selected file, and only wanted pieces are picked and make a peer
+//! interesting. A selection given before a magnet's metadata is applied when the metadata is
+//! verified, before the first request. "Complete", [`Event::Done`], [`Engine::bytes_left`]
+//! (the tracker's `left`) and [`Stats::wanted`] are about the wanted pieces;
+//! [`Stats::progress`] stays over the whole torrent.
+//!
 //! # Uploading
 //! Requests from a peer we unchoked are served in order, as long as the peer's transport holds
 //! less than `config.max_send_buffer` bytes (the driver reports the real figure with

@@ -6,6 +6,10 @@
 //! installed, before any block is requested; afterwards files are selected one at a time or
 //! all at once. The owner here keeps the per-file flags, the selected pieces and their bytes;
 //! the engine carries a change out (the picker's `set_wanted`, each peer's interest, `Done`).
+//!
+//! A piece deselected while in flight is finished by the peers we still download from (its
+//! requests are not cancelled); if none of them has it, it stays in flight with its buffer
+//! until it is selected again or its requests are withdrawn (then it is skipped).
 
 use super::{Engine, Event, Output};
 use crate::bitfield::Bitfield;
