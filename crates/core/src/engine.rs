@@ -425,6 +425,7 @@ pub struct Stats {
     /// Bytes of the pieces that overlap a selected file (`length` when every file is
     /// selected), and of those we have: the selection's own progress.
     pub wanted: u64,
+    /// Bytes of the pieces counted in `wanted` that we have.
     pub wanted_have: u64,
     /// Verified bytes.
     pub downloaded: u64,

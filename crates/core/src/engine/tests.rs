@@ -1155,3 +1155,62 @@ fn deselecting_everything_left_completes_and_reselecting_resumes() {
     assert_eq!(dones(&net.nodes[1]), 1);
     assert_eq!(net.nodes[1].engine.store().content().unwrap(), &data[..]);
 }
+
+#[test]
+fn a_file_deselected_mid_download_is_not_fetched_further() {
+    // File 2 is in pieces 13-25; piece 13 is shared with file 1.
+    let (m, data) = make_multi(&[300_000, 130_000, 400_000], 32_768, 26);
+    let mut seed = mem_seed(&m, &data, 0);
+    // 64 KiB/s: two pieces a second, so the change lands mid-download.
+    seed.set_limits(Some(65_536), None);
+    let mut net = Net::new(vec![seed, mem_leech(&m, 1)]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(60_000), |n| {
+        n.nodes[1].engine.have().count_ones() >= 2
+    });
+    assert!(!net.nodes[1].engine.is_complete());
+    requested_pieces(&mut net, 1);
+    // Deselect file 2: pieces 14-25 are no longer wanted.
+    net.nodes[1].engine.set_file_wanted(2, false).unwrap();
+    net.drain(1);
+    let map = net.nodes[1].engine.piece_map();
+    let in_flight: std::collections::BTreeSet<u32> = (0u32..)
+        .zip(&map)
+        .filter(|(_, (st, _))| *st == PieceState::InFlight)
+        .map(|(i, _)| i)
+        .collect();
+    for i in 14..26 {
+        let st = map[i].0;
+        assert!(
+            matches!(
+                st,
+                PieceState::Skipped | PieceState::InFlight | PieceState::Have
+            ),
+            "piece {i}: {st:?}"
+        );
+    }
+    assert!(
+        (14..26).any(|i| map[i].0 == PieceState::Skipped),
+        "the scenario deselects a piece not yet started: {map:?}"
+    );
+    net.run(Time::from_millis(120_000), |n| {
+        n.nodes[1].engine.is_complete()
+    });
+    let leech = &net.nodes[1];
+    assert!(leech.engine.is_complete());
+    assert_eq!(dones(leech), 1);
+    assert!(leech.engine.piece_map()[14..]
+        .iter()
+        .any(|(st, _)| *st == PieceState::Skipped));
+    for piece in requested_pieces(&mut net, 1) {
+        assert!(
+            piece <= 13 || in_flight.contains(&piece),
+            "piece {piece} requested"
+        );
+    }
+    let e = &net.nodes[1].engine;
+    assert!((0..=13).all(|i| e.have().get(i)));
+    assert_eq!(e.file_progress()[..2], [300_000, 130_000]);
+    assert!(e.check_invariants().is_ok());
+    assert_eq!(e.bytes_left(), Some(0));
+}
