@@ -1179,8 +1179,7 @@ fn a_file_deselected_mid_download_is_not_fetched_further() {
         .filter(|(_, (st, _))| *st == PieceState::InFlight)
         .map(|(i, _)| i)
         .collect();
-    for i in 14..26 {
-        let st = map[i].0;
+    for (i, &(st, _)) in map.iter().enumerate().skip(14) {
         assert!(
             matches!(
                 st,
