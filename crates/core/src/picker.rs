@@ -6,7 +6,7 @@
 //! - `InFlight`: some of its blocks are requested or received; it owns a block table and sits
 //!   in the *partial* list while some block is neither requested nor received.
 //! - `Missing`: wanted, nothing requested; it sits in the availability-ordered list.
-//! - `Skipped`: not held and not wanted (every file it overlaps is deselected): not in the
+//! - `Skipped`: not held and not wanted (e.g. every file it overlaps is deselected): not in the
 //!   list, never picked, and not counted by [`Picker::is_complete`] or
 //!   [`Picker::count_wanted`].
 //!
@@ -236,7 +236,7 @@ impl Picker {
         self.wanted_left
     }
 
-    /// Whether we want `piece` (see the module docs for each state). A missing piece that is
+    /// Sets whether we want `piece` (see the module docs for each state). A missing piece that is
     /// unwanted becomes `Skipped` and leaves the availability list; a skipped piece that is
     /// wanted becomes `Missing`; an in-flight piece only changes its flag (it finishes, or
     /// becomes skipped if it returns unverified); a piece we have is unchanged. Returns
