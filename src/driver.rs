@@ -34,6 +34,7 @@ use tabswarm_core::ids::PeerId;
 use tabswarm_core::magnet::Magnet;
 use tabswarm_core::metainfo::Metainfo;
 use tabswarm_core::picker::PieceState;
+use tabswarm_core::selection::Selection;
 use tabswarm_core::time::Time;
 use wasm_bindgen::JsValue;
 
@@ -98,8 +99,6 @@ struct State {
     startup: Option<Timer>,
     /// Where the torrent is kept across reloads (`None`: not kept).
     entry: Option<Entry>,
-    /// The selected files, as the library records them (`None`: every file).
-    selected: Option<Vec<u32>>,
 }
 
 /// A page callback (`t.on`, `t.once`).
@@ -134,6 +133,9 @@ enum Work {
     Ready,
     Timeout,
     Limits(Option<u64>, Option<u64>),
+    /// Which files to download: all of a selection, or one file on or off.
+    Select(Selection),
+    SelectFile(u32, bool),
     /// Stop, and leave the library as it says.
     Destroy(Leave),
 }
@@ -155,6 +157,7 @@ impl Driver {
         torrent: Torrent,
         make_store: impl FnOnce(StoreNotify) -> BrowserStore,
         entry: Option<Entry>,
+        selection: Selection,
     ) -> Result<Rc<Driver>, String> {
         let info_hash = torrent_info_hash(&torrent);
         // The store reports to the driver, which does not exist yet: bind it late.
@@ -173,8 +176,12 @@ impl Driver {
         engine_config.upload_limit = config.upload_limit;
         engine_config.download_limit = config.download_limit;
         engine_config.super_seeding = config.super_seed;
-        let engine = Engine::new(engine_config, torrent, make_store(notify))
+        let mut engine = Engine::new(engine_config, torrent, make_store(notify))
             .map_err(|e| format!("cannot start the torrent: {e}"))?;
+        // Before any input: no piece outside the selection is ever requested.
+        if selection != Selection::All {
+            engine.select(selection);
+        }
         let (announce, ignored) = tabswarm_core::magnet::tracker_list(config.announce.clone());
         let driver = Rc::new_cyclic(|me: &Weak<Driver>| Driver {
             me: me.clone(),
@@ -188,7 +195,6 @@ impl Driver {
                 ended: None,
                 startup: None,
                 entry,
-                selected: None,
             }),
             queue: RefCell::new(VecDeque::new()),
             running: Cell::new(false),
@@ -276,6 +282,45 @@ impl Driver {
         self.push(Work::Destroy(leave));
     }
 
+    /// Downloads only the files `selection` names (applied once the metadata is known).
+    pub fn select(&self, selection: Selection) {
+        self.push(Work::Select(selection));
+    }
+
+    /// Selects or deselects file `index`; an error before the metadata or for no such file.
+    pub fn select_file(&self, index: u32, wanted: bool) -> Result<(), Failure> {
+        let files = self
+            .state
+            .borrow()
+            .engine
+            .metainfo()
+            .map(|m| m.info.files().len());
+        match files {
+            None => Err(Failure::new(
+                ErrorCode::InvalidOption,
+                "the file list is not known yet (wait for `metadata`)",
+            )),
+            Some(n) if index as usize >= n => Err(Failure::new(
+                ErrorCode::InvalidOption,
+                format!("no file {index}: the torrent has {n}"),
+            )),
+            Some(_) => {
+                self.push(Work::SelectFile(index, wanted));
+                Ok(())
+            }
+        }
+    }
+
+    /// Per file: whether it is selected (empty before the metadata).
+    pub fn files_wanted(&self) -> Vec<bool> {
+        self.state.borrow().engine.files_wanted().to_vec()
+    }
+
+    /// Per file: verified bytes (empty before the metadata).
+    pub fn file_progress(&self) -> Vec<u64> {
+        self.state.borrow().engine.file_progress()
+    }
+
     /// Whether the torrent is kept in the library across reloads.
     pub fn is_kept(&self) -> bool {
         self.state.borrow().entry.is_some()
@@ -291,7 +336,7 @@ impl Driver {
         if let Some(e) = &s.entry {
             e.save_record(&Record {
                 magnet: self.magnet_of(s),
-                selected: s.selected.clone(),
+                selection: s.engine.selection(),
             });
         }
     }
@@ -392,7 +437,7 @@ impl Driver {
             .map_or(0, |c| c.rtc.buffered_amount())
     }
 
-    /// Per piece: 2 have, 1 in flight, 0 missing; and how many peers have it.
+    /// Per piece: 2 have, 1 in flight, 0 missing, 3 not wanted; and how many peers have it.
     pub fn piece_map(&self) -> (Vec<u8>, Vec<u32>) {
         self.state
             .borrow()
@@ -404,6 +449,7 @@ impl Driver {
                     PieceState::Have => 2,
                     PieceState::InFlight => 1,
                     PieceState::Missing => 0,
+                    PieceState::Skipped => 3,
                 };
                 (code, avail)
             })
@@ -568,6 +614,15 @@ impl Driver {
             Work::Ready => fx.push(Effect::Emit(TorrentEvent::Ready, JsValue::UNDEFINED)),
             Work::Timeout => s.engine.handle_input(now, Input::Timeout),
             Work::Limits(up, down) => s.engine.set_limits(up, down),
+            Work::Select(selection) => {
+                s.engine.select(selection);
+                self.save_record(&s);
+            }
+            Work::SelectFile(index, wanted) => {
+                // Checked by `select_file`; the metadata cannot go away.
+                let _ = s.engine.set_file_wanted(index, wanted);
+                self.save_record(&s);
+            }
             Work::Destroy(leave) => {
                 self.destroyed.set(true);
                 let ended = Failure::new(ErrorCode::Destroyed, "the torrent was destroyed");
@@ -910,7 +965,7 @@ impl Host for Driver {
 /// The info hash a torrent is known by.
 pub fn torrent_info_hash(t: &Torrent) -> tabswarm_core::ids::InfoHash {
     match t {
-        Torrent::Seed(m) | Torrent::Download(m) => m.info_hash,
+        Torrent::Seed(m) | Torrent::Download(m) | Torrent::Partial(m, _) => m.info_hash,
         Torrent::Magnet(h) => *h,
     }
 }

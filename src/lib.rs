@@ -48,6 +48,7 @@ use rtc::RtcConfig;
 use storage::{opfs_available, BrowserStore, Placement, MEMORY_LIMIT};
 use tabswarm_core::bitfield::Bitfield;
 use tabswarm_core::metainfo::Metainfo;
+use tabswarm_core::selection::Selection;
 
 /// The package version, so a page can show that the module loaded.
 #[wasm_bindgen]
@@ -210,6 +211,7 @@ impl Client {
                 super_seed,
                 |n| content.into_store(n),
                 entry,
+                Selection::All,
             )?;
             if let Some((dir, Ok(blob), lengths)) = copy {
                 let weak = Rc::downgrade(&driver);
@@ -234,11 +236,14 @@ impl Client {
         let opts = opts.unwrap_or(JsValue::UNDEFINED);
         future_to_promise(async move {
             let parsed = AddInput::from_js(&input).await?;
-            let (torrent, extra, name) = match parsed {
-                AddInput::Magnet(m) => (EngineTorrent::Magnet(m.info_hash), m.trackers, m.name),
+            let (torrent, extra, name, selection) = match parsed {
+                AddInput::Magnet(m) => {
+                    let selection = m.select_only.map_or(Selection::All, Selection::Files);
+                    (EngineTorrent::Magnet(m.info_hash), m.trackers, m.name, selection)
+                }
                 AddInput::Torrent(meta) => {
                     let announce = meta.announce.clone();
-                    (EngineTorrent::Download(*meta), announce, None)
+                    (EngineTorrent::Download(*meta), announce, None, Selection::All)
                 }
             };
             let info_hash = torrent_info_hash(&torrent);
@@ -246,7 +251,7 @@ impl Client {
                 return Ok(Torrent::new(existing, name).into());
             }
             let announce = inner.announce_for(&opts, &extra)?;
-            let driver = inner.open(torrent, announce).await?;
+            let driver = inner.open(torrent, announce, selection).await?;
             Ok(Torrent::new(driver, name).into())
         })
     }
@@ -283,7 +288,7 @@ impl Client {
                 let name = magnet.and_then(|m| m.name);
                 let announce = inner.announce_for(&JsValue::UNDEFINED, &trackers)?;
                 match inner
-                    .open_kept(entry, EngineTorrent::Magnet(hash), announce)
+                    .open_kept(entry, EngineTorrent::Magnet(hash), announce, record.selection)
                     .await
                 {
                     Ok(d) => {
@@ -385,6 +390,7 @@ impl ClientInner {
         super_seed: bool,
         make_store: impl FnOnce(storage::StoreNotify) -> BrowserStore,
         entry: Option<Entry>,
+        selection: Selection,
     ) -> Result<Rc<Driver>, JsValue> {
         let (upload_limit, download_limit) = self.limits.get();
         let config = DriverConfig {
@@ -395,7 +401,7 @@ impl ClientInner {
             download_limit,
             super_seed,
         };
-        let driver = Driver::start(config, torrent, make_store, entry)
+        let driver = Driver::start(config, torrent, make_store, entry, selection)
             .map_err(|e| Failure::new(ErrorCode::Storage, e))?;
         self.torrents.borrow_mut().push(driver.clone());
         Ok(driver)
@@ -407,6 +413,7 @@ impl ClientInner {
         &self,
         torrent: EngineTorrent,
         announce: Vec<String>,
+        selection: Selection,
     ) -> Result<Rc<Driver>, JsValue> {
         let entry = if self.keep {
             Entry::open(torrent_info_hash(&torrent))
@@ -416,7 +423,7 @@ impl ClientInner {
             None
         };
         match entry {
-            Some(entry) => self.open_kept(entry, torrent, announce).await,
+            Some(entry) => self.open_kept(entry, torrent, announce, selection).await,
             None => {
                 let placement = self.placement;
                 self.start(
@@ -425,6 +432,7 @@ impl ClientInner {
                     false,
                     |n| BrowserStore::for_download(placement, n),
                     None,
+                    selection,
                 )
             }
         }
@@ -438,6 +446,7 @@ impl ClientInner {
         entry: Entry,
         torrent: EngineTorrent,
         announce: Vec<String>,
+        selection: Selection,
     ) -> Result<Rc<Driver>, JsValue> {
         let storage = |e: String| JsValue::from(Failure::new(ErrorCode::Storage, e));
         let torrent = match torrent {
@@ -479,6 +488,7 @@ impl ClientInner {
             false,
             move |n| BrowserStore::kept(dir, stored, hashes, n),
             Some(entry),
+            selection,
         )
     }
 
@@ -625,6 +635,8 @@ impl Torrent {
         set(&o, "uploadSpeed", &u64_to_f64(f.upload_rate).into());
         set(&o, "timeRemaining", &f.time_remaining_ms().into());
         set(&o, "numPeers", &f.num_peers.into());
+        set(&o, "wanted", &u64_to_f64(f.wanted).into());
+        set(&o, "wantedHave", &u64_to_f64(f.wanted_have).into());
         o
     }
 
@@ -645,9 +657,11 @@ impl Torrent {
         };
         meta.info
             .file_ranges()
-            .map(|(f, range)| {
+            .enumerate()
+            .map(|(index, (f, range))| {
                 JsValue::from(TorrentFile {
                     driver: self.driver.clone(),
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
                     name: f.path.last().cloned().unwrap_or_default(),
                     path: f.path.join("/"),
                     offset: range.start,
@@ -763,7 +777,8 @@ impl Torrent {
             .collect()
     }
 
-    /// One byte per piece: 2 verified, 1 being downloaded, 0 missing.
+    /// One byte per piece: 2 verified, 1 being downloaded, 0 missing, 3 not wanted (only in
+    /// deselected files).
     #[wasm_bindgen(js_name = pieceStates)]
     pub fn piece_states(&self) -> js_sys::Uint8Array {
         js_sys::Uint8Array::from(&self.driver.piece_map().0[..])
@@ -779,6 +794,8 @@ impl Torrent {
 #[wasm_bindgen]
 pub struct TorrentFile {
     driver: Rc<Driver>,
+    /// Its index in the torrent's file list (BEP 53 `so=` counts the same way).
+    index: u32,
     name: String,
     path: String,
     offset: u64,
@@ -809,6 +826,43 @@ impl TorrentFile {
         u64_to_f64(self.offset)
     }
 
+    /// Downloads this file (pieces it shares with other files come too).
+    pub fn select(&self) -> Result<(), JsValue> {
+        Ok(self.driver.select_file(self.index, true)?)
+    }
+
+    /// Stops downloading this file: its pieces are not fetched, except those it shares with a
+    /// selected file. Pieces already had stay.
+    pub fn deselect(&self) -> Result<(), JsValue> {
+        Ok(self.driver.select_file(self.index, false)?)
+    }
+
+    /// Whether this file is selected for download.
+    #[wasm_bindgen(getter)]
+    pub fn selected(&self) -> bool {
+        self.driver
+            .files_wanted()
+            .get(self.index as usize)
+            .copied()
+            .unwrap_or(true)
+    }
+
+    /// Verified bytes of this file.
+    #[wasm_bindgen(getter)]
+    pub fn downloaded(&self) -> f64 {
+        let done = self.driver.file_progress();
+        u64_to_f64(done.get(self.index as usize).copied().unwrap_or(0))
+    }
+
+    /// Verified fraction of this file, 0 to 1 (1 for an empty file).
+    #[wasm_bindgen(getter)]
+    pub fn progress(&self) -> f64 {
+        if self.length == 0 {
+            return 1.0;
+        }
+        self.downloaded() / u64_to_f64(self.length)
+    }
+
     /// The file's bytes as a `Blob`, once the torrent is done.
     #[wasm_bindgen(unchecked_return_type = "Promise<Blob>")]
     pub fn blob(&self) -> js_sys::Promise {
@@ -835,11 +889,10 @@ fn content_as_blob(content: &input::SeedContent) -> Result<web_sys::Blob, String
 
 /// The engine's start for a download with `have` already stored.
 fn resumed(meta: Metainfo, have: Bitfield) -> EngineTorrent {
-    // TODO(i16-core): Torrent::Partial(meta, have) once the core has it.
-    if have.count_ones() == have.len() {
-        EngineTorrent::Seed(meta)
-    } else {
+    if have.count_ones() == 0 {
         EngineTorrent::Download(meta)
+    } else {
+        EngineTorrent::Partial(meta, have)
     }
 }
 

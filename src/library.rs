@@ -2,7 +2,7 @@
 //!
 //! Each torrent has a directory `tabswarm/<info hash, hex>/`:
 //! - `state.json`, the record that lists it for [`list`]: its magnet link (name, trackers)
-//!   and which files are selected. A directory without one holds data that is kept but not
+//!   and which files are selected (`"select"`: BEP 53 `so=` text, or `null` for every file). A directory without one holds data that is kept but not
 //!   listed (`destroy({ keepData: true })`); adding the same torrent again uses it.
 //! - `torrent`: the `.torrent` bytes, once the metadata is known.
 //! - `p<index>`: one file per verified piece ([`crate::opfs`]). `createWritable()` writes to a
@@ -22,6 +22,7 @@ use std::rc::Rc;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use tabswarm_core::ids::InfoHash;
 use tabswarm_core::lengths::Lengths;
+use tabswarm_core::selection::{FileSet, Selection};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -46,8 +47,8 @@ pub(crate) type DirFuture =
 pub struct Record {
     /// A magnet link: info hash, name, trackers.
     pub magnet: String,
-    /// The selected files' indices; `None` is every file.
-    pub selected: Option<Vec<u32>>,
+    /// Which files to download.
+    pub selection: Selection,
 }
 
 /// What leaving the library means for a torrent that stops.
@@ -110,16 +111,12 @@ impl Entry {
         let text = String::from_utf8(read_file(&dir, STATE).await.ok()??).ok()?;
         let v = js_sys::JSON::parse(&text).ok()?;
         let magnet = prop(&v, "magnet").as_string()?;
-        let selected = prop(&v, "selected");
-        let selected = js_sys::Array::is_array(&selected).then(|| {
-            js_sys::Array::from(&selected)
-                .iter()
-                .filter_map(|x| x.as_f64())
-                .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x <= f64::from(u32::MAX))
-                .map(crate::js::f64_to_u32)
-                .collect()
-        });
-        Some(Record { magnet, selected })
+        // A damaged selection falls back to every file: nothing is lost by fetching more.
+        let selection = prop(&v, "select")
+            .as_string()
+            .and_then(|t| FileSet::parse(&t).ok())
+            .map_or(Selection::All, Selection::Files);
+        Some(Record { magnet, selection })
     }
 
     /// The saved `.torrent` bytes, if the metadata was known.
@@ -133,11 +130,11 @@ impl Entry {
         let o = JsValue::from(js_sys::Object::new());
         set(&o, "v", &1.into());
         set(&o, "magnet", &record.magnet.as_str().into());
-        let selected = match &record.selected {
-            None => JsValue::NULL,
-            Some(s) => s.iter().map(|&i| JsValue::from(i)).collect::<js_sys::Array>().into(),
+        let select = match &record.selection {
+            Selection::All => JsValue::NULL,
+            Selection::Files(set) => set.to_string().into(),
         };
-        set(&o, "selected", &selected);
+        set(&o, "select", &select);
         let text: String = js_sys::JSON::stringify(&o).map(String::from).unwrap_or_default();
         self.write_later(STATE, text.into_bytes());
     }

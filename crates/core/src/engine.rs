@@ -88,6 +88,16 @@
 //! others is disconnected. When several peers sent blocks of a failed piece, only those whose
 //! blocks are proven wrong are struck (see `swarm`).
 //!
+//! # Resume and file selection
+//! [`Torrent::Partial`] starts from the pieces the store already holds (verified in an
+//! earlier session): the picker, `have`, our `bitfield` and the byte counts start from them.
+//! [`Engine::select`] and [`Engine::set_file_wanted`] choose files (see `wanted`): a piece is
+//! wanted iff it overlaps a selected file, and only wanted pieces are picked and make a peer
+//! interesting. A selection given before a magnet's metadata is applied when the metadata is
+//! verified, before the first request. "Complete", [`Event::Done`], [`Engine::bytes_left`]
+//! (the tracker's `left`) and [`Stats::wanted`] are about the wanted pieces;
+//! [`Stats::progress`] stays over the whole torrent.
+//!
 //! # Uploading
 //! Requests from a peer we unchoked are served in order, as long as the peer's transport holds
 //! less than `config.max_send_buffer` bytes (the driver reports the real figure with
@@ -110,6 +120,7 @@ mod swarm;
 #[cfg(test)]
 mod tests;
 mod upload;
+mod wanted;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -124,6 +135,7 @@ use crate::metainfo::{InfoHash, Metainfo};
 use crate::picker::{PickMode, Picker, PieceState};
 use crate::rate::{RateEstimator, TokenBucket};
 use crate::rng::Rng;
+use crate::selection::Selection;
 use crate::store::{MemoryStore, PieceStore, StoreError};
 use crate::time::Time;
 use crate::wire::WireError;
@@ -132,6 +144,7 @@ use metadata::Fetches;
 use peer::Peer;
 use superseed::SuperSeed;
 use swarm::PeerIds;
+use wanted::Wanted;
 
 /// The default of [`Config::ban_strikes`].
 pub const BAN_STRIKES: u32 = 3;
@@ -221,6 +234,11 @@ pub enum Torrent {
     Seed(Metainfo),
     /// Full metainfo, nothing downloaded yet.
     Download(Metainfo),
+    /// Full metainfo and the pieces the store already holds, verified earlier (e.g. read back
+    /// after a page reload): the download resumes from them. The bitfield must have one bit
+    /// per piece ([`EngineError::HaveLength`] otherwise). With every piece it behaves as a
+    /// seed that started from a download (no super-seeding, no [`Event::Done`] at start).
+    Partial(Metainfo, Bitfield),
     /// Only the info hash: the metadata comes from peers over `ut_metadata`.
     Magnet(InfoHash),
 }
@@ -276,7 +294,10 @@ pub enum Event {
         peer: PeerKey,
         peer_id: PeerId,
     },
-    /// Every piece verified (once per engine; not emitted when started as a seed).
+    /// Every wanted piece verified (see [`Engine::select`]); not emitted at start when every
+    /// wanted piece is already held (a seed, a complete `Partial`, or a selection given
+    /// before the first input that only names held pieces). Selecting more files afterwards
+    /// makes the torrent incomplete again, and `Done` fires again when that completes.
     Done,
     /// A peer completed its handshakes; `client` is its extended handshake's `v`, or a name
     /// derived from its peer id.
@@ -350,12 +371,26 @@ impl fmt::Display for DisconnectReason {
 pub enum EngineError {
     /// The store refused the torrent's geometry.
     Store(StoreError),
+    /// A [`Torrent::Partial`] bitfield with `got` bits for a torrent of `expected` pieces.
+    HaveLength { expected: u32, got: u32 },
+    /// A per-file call before the metadata is known.
+    NoMetadata,
+    /// No file with this index.
+    NoSuchFile(u32),
 }
 
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EngineError::Store(e) => e.fmt(f),
+            EngineError::HaveLength { expected, got } => {
+                write!(
+                    f,
+                    "have bitfield of {got} pieces for a torrent of {expected}"
+                )
+            }
+            EngineError::NoMetadata => f.write_str("the metadata is not known yet"),
+            EngineError::NoSuchFile(i) => write!(f, "no file {i} in the torrent"),
         }
     }
 }
@@ -385,8 +420,13 @@ pub struct Stats {
     pub pieces_have: u32,
     /// Pieces in the torrent (0 before the metadata).
     pub pieces_total: u32,
-    /// Every piece is held.
+    /// Every wanted piece is held (every piece, without a file selection).
     pub done: bool,
+    /// Bytes of the pieces that overlap a selected file (`length` when every file is
+    /// selected), and of those we have: the selection's own progress.
+    pub wanted: u64,
+    /// Bytes of the pieces counted in `wanted` that we have.
+    pub wanted_have: u64,
     /// Verified bytes.
     pub downloaded: u64,
     /// Block bytes sent.
@@ -412,14 +452,27 @@ impl Stats {
         }
     }
 
-    /// Milliseconds to done at the current download rate: 0 when done, infinite without a rate.
+    /// `wanted_have / wanted`, 0 to 1: progress of the selected files (1 when nothing is
+    /// wanted, 0 before the metadata).
+    pub fn wanted_progress(&self) -> f64 {
+        if self.length == 0 {
+            0.0
+        } else if self.wanted == 0 {
+            1.0
+        } else {
+            self.wanted_have as f64 / self.wanted as f64
+        }
+    }
+
+    /// Milliseconds to done (every wanted piece) at the current download rate: 0 when done,
+    /// infinite without a rate.
     pub fn time_remaining_ms(&self) -> f64 {
         if self.done {
             0.0
         } else if self.download_rate == 0 {
             f64::INFINITY
         } else {
-            self.length.saturating_sub(self.have) as f64 * 1000.0 / self.download_rate as f64
+            self.wanted.saturating_sub(self.wanted_have) as f64 * 1000.0 / self.download_rate as f64
         }
     }
 }
@@ -490,6 +543,8 @@ struct Core<S> {
     suspects: BTreeMap<u32, Vec<Vec<Option<Blame>>>>,
     /// Bytes of the pieces in `have`.
     have_bytes: u64,
+    /// Which files, hence pieces, we want (see `wanted`).
+    wanted: Wanted,
     /// What `downloaded`, `uploaded`, `received` and `wasted` count (see [`Stats`]).
     bytes: ByteCounts,
     down_rate: RateEstimator,
@@ -552,30 +607,44 @@ enum Deferred {
 
 impl<S: PieceStore> Engine<S> {
     /// An engine for `torrent` over `store`. For a seed the store must already hold every
-    /// piece; for a download or magnet it starts empty.
+    /// piece, for a partial download the pieces it names; for a download or magnet it starts
+    /// empty.
     pub fn new(config: Config, torrent: Torrent, mut store: S) -> Result<Engine<S>, EngineError> {
         let mut rng = Rng::new(config.seed);
-        let (info_hash, meta, seeding) = match torrent {
-            Torrent::Seed(m) => (m.info_hash, Some(m), true),
-            Torrent::Download(m) => (m.info_hash, Some(m), false),
-            Torrent::Magnet(h) => (h, None, false),
+        let (info_hash, meta, seeding, given) = match torrent {
+            Torrent::Seed(m) => (m.info_hash, Some(m), true, None),
+            Torrent::Download(m) => (m.info_hash, Some(m), false, None),
+            Torrent::Partial(m, have) => (m.info_hash, Some(m), false, Some(have)),
+            Torrent::Magnet(h) => (h, None, false, None),
         };
-        let total_length = meta.as_ref().map_or(0, |m| m.info.total_length());
         let (picker, have) = match &meta {
             Some(m) => {
                 let lengths = m.info.lengths();
-                store.set_lengths(lengths).map_err(EngineError::Store)?;
                 let n = lengths.num_pieces();
-                let have = if seeding {
-                    Bitfield::full(n)
-                } else {
-                    Bitfield::new(n)
+                let have = match given {
+                    Some(have) if have.len() != n => {
+                        return Err(EngineError::HaveLength {
+                            expected: n,
+                            got: have.len(),
+                        });
+                    }
+                    Some(have) => have,
+                    None if seeding => Bitfield::full(n),
+                    None => Bitfield::new(n),
                 };
+                store.set_lengths(lengths).map_err(EngineError::Store)?;
                 let picker = Picker::new(lengths, &have, config.pick_mode, &mut rng);
                 (Some(picker), have)
             }
             None => (None, Bitfield::new(0)),
         };
+        let mut wanted = Wanted::new();
+        let mut have_bytes = 0;
+        if let Some(m) = &meta {
+            wanted.install(&m.info, &have);
+            have_bytes = wanted::bytes_of(m.info.lengths(), have.iter_ones());
+        }
+        let done = picker.as_ref().is_some_and(Picker::is_complete);
         let super_seed = match &meta {
             Some(m) if seeding && config.super_seeding => {
                 Some(SuperSeed::new(have.len(), m.info.piece_length(), &mut rng))
@@ -606,11 +675,12 @@ impl<S: PieceStore> Engine<S> {
                 buffers: BTreeMap::new(),
                 ids: PeerIds::default(),
                 suspects: BTreeMap::new(),
-                have_bytes: if seeding { total_length } else { 0 },
+                have_bytes,
+                wanted,
                 bytes: ByteCounts::default(),
                 down_rate: RateEstimator::new(window, Time::ZERO),
                 up_rate: RateEstimator::new(window, Time::ZERO),
-                done: seeding,
+                done,
                 trace: Vec::new(),
                 super_seed,
                 config,
@@ -712,15 +782,62 @@ impl<S: PieceStore> Engine<S> {
         &self.core.have
     }
 
-    /// Bytes not yet verified (a tracker's `left`); `None` before the metadata.
+    /// Bytes of wanted pieces not yet verified (a tracker's `left`; without a file selection
+    /// the total minus what we have); `None` before the metadata.
     pub fn bytes_left(&self) -> Option<u64> {
-        let total = self.core.meta.as_ref()?.info.total_length();
-        Some(total.saturating_sub(self.core.have_bytes))
+        self.core.meta.as_ref()?;
+        let (wanted, have) = self.core.wanted.bytes();
+        Some(wanted.saturating_sub(have))
     }
 
-    /// Every piece verified.
+    /// Every wanted piece verified (every piece, without a file selection).
     pub fn is_complete(&self) -> bool {
         self.core.picker.as_ref().is_some_and(Picker::is_complete)
+    }
+
+    /// Chooses which files to download: a piece is wanted iff it overlaps a selected file.
+    /// Before the metadata (a magnet, e.g. with BEP 53 `so=`) the selection is kept and
+    /// applied when the metadata is verified, before any block is requested; indices past
+    /// the last file are ignored. Pieces no longer wanted are not requested again (requests
+    /// already sent may finish); peers hear `interested` / `not interested` as our want of
+    /// their pieces changes. See [`Event::Done`] for completion.
+    pub fn select(&mut self, selection: Selection) {
+        self.core.wanted.set(selection);
+        self.apply_wanted();
+    }
+
+    /// Selects or deselects one file (its index in [`Info::files`](crate::metainfo::Info)).
+    /// Errors before the metadata (use [`Engine::select`] then) or for a file that does not
+    /// exist.
+    pub fn set_file_wanted(&mut self, file: u32, wanted: bool) -> Result<(), EngineError> {
+        if self.core.meta.is_none() {
+            return Err(EngineError::NoMetadata);
+        }
+        if !self.core.wanted.set_file(file, wanted) {
+            return Err(EngineError::NoSuchFile(file));
+        }
+        self.apply_wanted();
+        Ok(())
+    }
+
+    /// What is selected (for the page to show and persist): before the metadata the
+    /// selection given, after it [`Selection::All`] or the selected files.
+    pub fn selection(&self) -> Selection {
+        self.core.wanted.selection()
+    }
+
+    /// Per file, whether it is selected (empty before the metadata).
+    pub fn files_wanted(&self) -> &[bool] {
+        self.core.wanted.files()
+    }
+
+    /// Verified bytes per file, from the pieces we have (empty before the metadata).
+    /// O(files + pieces).
+    pub fn file_progress(&self) -> Vec<u64> {
+        match &self.core.meta {
+            Some(m) => wanted::file_progress(&m.info, &self.core.have),
+            None => Vec::new(),
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -747,6 +864,8 @@ impl<S: PieceStore> Engine<S> {
             pieces_have: c.have.count_ones(),
             pieces_total,
             done: self.is_complete(),
+            wanted: c.wanted.bytes().0,
+            wanted_have: c.wanted.bytes().1,
             downloaded: c.bytes.downloaded,
             uploaded: c.bytes.uploaded,
             received: c.bytes.received,

@@ -21,6 +21,7 @@ pub mod metainfo;
 pub mod picker;
 pub mod rate;
 pub mod rng;
+pub mod selection;
 pub mod store;
 pub mod text;
 pub mod time;

@@ -5,16 +5,22 @@
 //! `ws` and `as` (web seeds, BEP 19) and `xs` (exact sources) percent-decoded. Numbered keys
 //! (`tr.1`, `xt.2`) count as their base key, unknown parameters are ignored, duplicates are
 //! dropped, and the first `btih` wins (`urn:btmh:` v2 hashes are skipped). A malformed
-//! percent escape is kept literally rather than refused.
+//! percent escape is kept literally rather than refused. BEP 53's `so` (select only: file
+//! indices and inclusive ranges, `so=0,2,4-6`) is untrusted and bounded: the first `so`
+//! counts and goes through [`FileSet::parse`] (at most 1000 entries, `u32` indices, no
+//! backwards range, memory per range rather than per index); a malformed one refuses the
+//! link with [`MagnetError::BadSelectOnly`].
 //!
 //! Formatting ([`Magnet::to_uri`], `Display`) percent-encodes every byte outside RFC 3986's
 //! unreserved set (like `encodeURIComponent`), writes spaces in `dn` as `+`, and lowercases
-//! the hex hash, in the order `xt`, `dn`, `tr`, `ws`, `xs`.
+//! the hex hash, in the order `xt`, `dn`, `tr`, `ws`, `xs`, `so` (sorted and merged ranges,
+//! commas unescaped).
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::metainfo::{InfoHash, Metainfo};
+use crate::selection::{FileSet, FileSetError};
 
 /// A parsed magnet link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +34,8 @@ pub struct Magnet {
     pub exact_sources: Vec<String>,
     /// `ws` and `as`: web seed URLs.
     pub web_seeds: Vec<String>,
+    /// `so` (BEP 53): download only these files; `None` when absent (every file).
+    pub select_only: Option<FileSet>,
 }
 
 /// Why a string is not a usable magnet link.
@@ -39,6 +47,8 @@ pub enum MagnetError {
     MissingInfoHash,
     /// A `urn:btih:` value that is neither 40 hex digits nor 32 base32 characters.
     BadInfoHash(String),
+    /// A `so` value that is not a bounded list of file indices and ranges.
+    BadSelectOnly(FileSetError),
 }
 
 impl fmt::Display for MagnetError {
@@ -47,6 +57,7 @@ impl fmt::Display for MagnetError {
             MagnetError::NotAMagnet => f.write_str("not a magnet link"),
             MagnetError::MissingInfoHash => f.write_str("magnet link has no urn:btih info hash"),
             MagnetError::BadInfoHash(h) => write!(f, "magnet link has a bad info hash {h:?}"),
+            MagnetError::BadSelectOnly(e) => write!(f, "magnet link has a bad so= list: {e}"),
         }
     }
 }
@@ -62,9 +73,11 @@ impl Magnet {
             trackers: Vec::new(),
             exact_sources: Vec::new(),
             web_seeds: Vec::new(),
+            select_only: None,
         }
     }
 
+    /// Parses a magnet link; see the module docs for what is read and how it is bounded.
     pub fn parse(uri: &str) -> Result<Magnet, MagnetError> {
         let uri = uri.trim();
         let query = uri
@@ -95,6 +108,11 @@ impl Magnet {
                     }
                 }
                 "dn" if m.name.is_none() => m.name = Some(percent_decode(raw_value, true)),
+                "so" if m.select_only.is_none() => {
+                    let set = FileSet::parse(&percent_decode(raw_value, false))
+                        .map_err(MagnetError::BadSelectOnly)?;
+                    m.select_only = Some(set);
+                }
                 "tr" => push_unique(
                     &mut m.trackers,
                     &mut seen[0],
@@ -128,6 +146,7 @@ impl Magnet {
             trackers: meta.announce.clone(),
             exact_sources: Vec::new(),
             web_seeds: meta.url_list.clone(),
+            select_only: None,
         }
     }
 
@@ -151,6 +170,10 @@ impl fmt::Display for Magnet {
             for v in values {
                 write!(f, "&{key}={}", percent_encode(v, false))?;
             }
+        }
+        if let Some(set) = &self.select_only {
+            // Digits, `-` and `,`: nothing to escape.
+            write!(f, "&so={set}")?;
         }
         Ok(())
     }
@@ -319,6 +342,7 @@ mod tests {
             "+ is literal outside dn"
         );
         assert_eq!(m.web_seeds, ["http://s"]);
+        assert_eq!(m.select_only, Some(FileSet::from_ranges([(0, 3)])));
         assert_eq!(
             Magnet::parse("magnet:?dn=x&tr=wss://a"),
             Err(MagnetError::MissingInfoHash)
@@ -390,6 +414,46 @@ mod tests {
         assert_eq!(list.len(), MAX_TRACKERS);
         assert_eq!(list[0], "wss://t0.example");
         assert_eq!(ignored, MAX_TRACKERS * 63);
+    }
+
+    #[test]
+    fn select_only_parses_round_trips_and_is_bounded() {
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=0,2,4-6&so=9")).unwrap();
+        let set = m.select_only.clone().unwrap();
+        assert_eq!(
+            set.ranges(),
+            [(0, 0), (2, 2), (4, 6)],
+            "the first so counts"
+        );
+        assert_eq!(m.to_uri(), format!("magnet:?xt=urn:btih:{HEX}&so=0,2,4-6"));
+        assert_eq!(Magnet::parse(&m.to_uri()), Ok(m));
+        // Escaped commas read the same; output is canonical (sorted, merged).
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=5%2C3-4%2C0")).unwrap();
+        assert_eq!(m.to_uri(), format!("magnet:?xt=urn:btih:{HEX}&so=0,3-5"));
+        // No so: every file.
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}")).unwrap();
+        assert_eq!(m.select_only, None);
+        // A huge range is one entry, not four billion.
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=0-4000000000")).unwrap();
+        assert_eq!(m.select_only.unwrap().ranges(), [(0, 4_000_000_000)]);
+        for (so, err) in [
+            ("6-4", FileSetError::Reversed { start: 6, end: 4 }),
+            ("", FileSetError::EmptyEntry),
+            ("1,,2", FileSetError::EmptyEntry),
+            ("4294967296", FileSetError::BadEntry("4294967296".into())),
+            ("a", FileSetError::BadEntry("a".into())),
+        ] {
+            assert_eq!(
+                Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so={so}")),
+                Err(MagnetError::BadSelectOnly(err)),
+                "{so}"
+            );
+        }
+        let many: Vec<String> = (0..1001).map(|i| (2 * i).to_string()).collect();
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&so={}", many.join(","))),
+            Err(MagnetError::BadSelectOnly(FileSetError::TooManyEntries))
+        );
     }
 
     #[test]

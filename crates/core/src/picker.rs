@@ -6,10 +6,19 @@
 //! - `InFlight`: some of its blocks are requested or received; it owns a block table and sits
 //!   in the *partial* list while some block is neither requested nor received.
 //! - `Missing`: wanted, nothing requested; it sits in the availability-ordered list.
+//! - `Skipped`: not held and not wanted (e.g. every file it overlaps is deselected): not in the
+//!   list, never picked, and not counted by [`Picker::is_complete`] or
+//!   [`Picker::count_wanted`].
 //!
 //! A missing piece becomes in flight when its first block is picked; it returns to missing when
 //! its last outstanding request is withdrawn with nothing received, or when it fails its hash
 //! check; it becomes `Have` when the engine reports it verified.
+//!
+//! Wanting is a flag beside the state ([`Picker::set_wanted`]): a missing piece that is no
+//! longer wanted is skipped and a wanted skipped piece is missing again. An in-flight piece
+//! keeps its flight either way and finishes normally (blocks already received are not thrown
+//! away), but only counts as wanted while its flag is set; if it leaves flight without being
+//! verified it becomes skipped instead of missing. A piece we have stays `Have`.
 //!
 //! # Policy
 //! 1. Blocks of a partly requested piece first: the piece this peer worked on last (the
@@ -39,7 +48,9 @@
 //! of the pieces we need) it switches to one pass over the AND of the peer's bitfield with our
 //! missing mask, 64 pieces per step. A new piece is picked once per piece, not per block; its
 //! remaining blocks come from rule 1 in O(1) via the hint. [`Picker::work`] counts probes and
-//! mask words so tests can assert a bound on work rather than on wall time.
+//! mask words so tests can assert a bound on work rather than on wall time. Changing whether a
+//! piece is wanted leaves or re-enters the list, O(number of peers); skipped pieces cost
+//! nothing per pick.
 
 use crate::bitfield::Bitfield;
 use crate::lengths::{BlockInfo, Lengths, PieceIndex};
@@ -64,6 +75,8 @@ pub enum PieceState {
     Have,
     InFlight,
     Missing,
+    /// Not held and not wanted.
+    Skipped,
 }
 
 /// How rule 2 (a new piece) chooses.
@@ -108,8 +121,9 @@ pub struct Picker {
     pos: Vec<u32>,
     /// `start[a]`: first index in `order` of availability `a`; the last entry is `order.len()`.
     start: Vec<u32>,
-    /// Wire-order bit masks: pieces in state `Missing`, and pieces we want (`Missing` or
-    /// `InFlight`). Same layout as [`Bitfield::as_wire`].
+    /// Wire-order bit masks: pieces in state `Missing`, and pieces we want (`Missing`, or
+    /// `InFlight` with the wanted flag; see [`Picker::set_wanted`]). Same layout as
+    /// [`Bitfield::as_wire`].
     missing_mask: Vec<u8>,
     want_mask: Vec<u8>,
     /// Index into `flights` of an in-flight piece; `NONE` otherwise.
@@ -119,6 +133,7 @@ pub struct Picker {
     /// Pieces in flight that still have an unrequested block.
     partial: Vec<u32>,
     have: u32,
+    /// Pieces in `want_mask`.
     wanted_left: u32,
     endgame_cursor: usize,
     work: u64,
@@ -211,12 +226,49 @@ impl Picker {
         self.work
     }
 
-    /// Whether we want `piece` (missing or in flight).
+    /// Whether we want `piece`: missing, or in flight and not deselected since.
     pub fn wants(&self, piece: u32) -> bool {
-        matches!(
-            self.state.get(piece as usize),
-            Some(PieceState::Missing | PieceState::InFlight)
-        )
+        get_bit(&self.want_mask, piece)
+    }
+
+    /// Wanted pieces not yet verified.
+    pub fn wanted_left(&self) -> u32 {
+        self.wanted_left
+    }
+
+    /// Sets whether we want `piece` (see the module docs for each state). A missing piece that is
+    /// unwanted becomes `Skipped` and leaves the availability list; a skipped piece that is
+    /// wanted becomes `Missing`; an in-flight piece only changes its flag (it finishes, or
+    /// becomes skipped if it returns unverified); a piece we have is unchanged. Returns
+    /// whether the flag changed (the caller then recounts peers' wanted pieces). O(peers).
+    pub fn set_wanted(&mut self, piece: PieceIndex, wanted: bool) -> bool {
+        let i = piece.get();
+        let Some(&state) = self.state.get(i as usize) else {
+            return false;
+        };
+        if state == PieceState::Have || self.wants(i) == wanted {
+            return false;
+        }
+        match state {
+            PieceState::Missing => {
+                self.remove_from_order(i);
+                set_bit(&mut self.missing_mask, i, false);
+                self.state[i as usize] = PieceState::Skipped;
+            }
+            PieceState::Skipped => {
+                self.state[i as usize] = PieceState::Missing;
+                set_bit(&mut self.missing_mask, i, true);
+                self.insert_into_order(i);
+            }
+            PieceState::InFlight | PieceState::Have => {}
+        }
+        set_bit(&mut self.want_mask, i, wanted);
+        if wanted {
+            self.wanted_left += 1;
+        } else {
+            self.wanted_left -= 1;
+        }
+        true
     }
 
     /// How many pieces of `has` we want: the peer is interesting iff this is non-zero.
@@ -396,9 +448,7 @@ impl Picker {
             let piece = flight.piece;
             if flight.received == 0 && flight.blocks.iter().all(|&c| c == 0) {
                 self.end_flight(piece);
-                self.state[piece as usize] = PieceState::Missing;
-                set_bit(&mut self.missing_mask, piece, true);
-                self.insert_into_order(piece);
+                self.leave_flight_unverified(piece);
             } else {
                 self.add_partial(f);
             }
@@ -455,7 +505,7 @@ impl Picker {
                 self.remove_from_order(i);
                 set_bit(&mut self.missing_mask, i, false);
             }
-            PieceState::Have => {}
+            PieceState::Have | PieceState::Skipped => {}
         }
         if self.wants(i) {
             self.wanted_left -= 1;
@@ -465,16 +515,27 @@ impl Picker {
         self.have += 1;
     }
 
-    /// `piece` failed its hash check: its blocks are forgotten and it is missing again.
+    /// `piece` failed its hash check: its blocks are forgotten and it is missing again (or
+    /// skipped, if it is no longer wanted).
     pub fn failed(&mut self, piece: PieceIndex) {
         let i = piece.get();
         if self.state[i as usize] != PieceState::InFlight {
             return;
         }
         self.end_flight(i);
-        self.state[i as usize] = PieceState::Missing;
-        set_bit(&mut self.missing_mask, i, true);
-        self.insert_into_order(i);
+        self.leave_flight_unverified(i);
+    }
+
+    /// A piece whose flight ended without it being verified: missing again if wanted, else
+    /// skipped.
+    fn leave_flight_unverified(&mut self, piece: u32) {
+        if self.wants(piece) {
+            self.state[piece as usize] = PieceState::Missing;
+            set_bit(&mut self.missing_mask, piece, true);
+            self.insert_into_order(piece);
+        } else {
+            self.state[piece as usize] = PieceState::Skipped;
+        }
     }
 
     // ---- rule 2 ----
@@ -802,6 +863,11 @@ impl Picker {
             }
         }
     }
+}
+
+fn get_bit(mask: &[u8], i: u32) -> bool {
+    mask.get((i / 8) as usize)
+        .is_some_and(|byte| byte & (0x80u8 >> (i % 8)) != 0)
 }
 
 fn set_bit(mask: &mut [u8], i: u32, on: bool) {

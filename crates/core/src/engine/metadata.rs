@@ -12,7 +12,8 @@
 //! peer sent every piece, that peer is struck and disconnected; if several did, nobody is
 //! proven wrong, so the fetch starts over with one peer sending every piece.
 //!
-//! On success the engine sizes the store, builds the picker, applies the bitfields and haves
+//! On success the engine sizes the store, builds the picker, applies a file selection given
+//! before the metadata (so no deselected piece is ever requested), the bitfields and haves
 //! that arrived early, sends every peer a new extended handshake that carries our
 //! `metadata_size` (a peer that met us while we were both fetching can now fetch from us), and
 //! emits `Event::Metadata`.
@@ -483,9 +484,13 @@ impl<S: PieceStore> Engine<S> {
             c.config.pick_mode,
             &mut c.rng,
         ));
+        c.wanted.install(&m.info, &c.have);
         c.meta = Some(m);
         c.fetches.clear();
         c.out.push_back(Output::Event(Event::Metadata));
+        // A selection given before the metadata, before anything is requested.
+        self.apply_wanted();
+        let c = &mut self.core;
         let mut bad = Vec::new();
         for p in self.peers.values_mut() {
             p.set_limits(WireLimits::for_pieces(n));

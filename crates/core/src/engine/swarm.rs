@@ -276,10 +276,13 @@ impl<S: PieceStore> Engine<S> {
             c.out.push_back(Output::Event(Event::StoreFailed { error }));
             return;
         }
+        // Only a wanted piece counts in peers' wanted pieces (one deselected in flight does not).
+        let was_wanted = picker.wants(piece.get());
         picker.verified(piece);
         c.have.set(piece.get());
         c.bytes.downloaded += len;
         c.have_bytes += len;
+        c.wanted.verified(piece.get(), len);
         c.out
             .push_back(Output::Event(Event::PieceVerified { piece: piece.get() }));
         let complete = picker.is_complete();
@@ -290,7 +293,7 @@ impl<S: PieceStore> Engine<S> {
             // Every peer hears `have`, even one that has the piece: a super-seeding peer
             // learns from it that the piece it revealed has spread.
             self.core.emit(p, &Message::Have { index: piece.get() });
-            if p.has.get(piece.get()) {
+            if was_wanted && p.has.get(piece.get()) {
                 p.wanted_pieces = p.wanted_pieces.saturating_sub(1);
                 self.core.update_interest(p);
             }

@@ -915,3 +915,301 @@ fn requests_taken_over_by_an_idle_peer_get_a_fresh_timeout() {
     // stalled after 30 s without a block.
     assert_eq!(b.download.progress_at(), now);
 }
+
+// ---- resume (Torrent::Partial) and file selection ----
+
+/// A multi-file torrent of files with these lengths (zero allowed), and its content.
+fn make_multi(files: &[usize], piece_len: u32, seed: u64) -> (Metainfo, Vec<u8>) {
+    let len: usize = files.iter().sum();
+    let mut data = vec![0u8; len];
+    Rng::new(seed).fill(&mut data);
+    let pieces: Vec<u8> = data
+        .chunks(piece_len as usize)
+        .flat_map(crate::sha1)
+        .collect();
+    let list = files
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            Value::dict([
+                ("length", Value::Int(i64::try_from(l).unwrap())),
+                ("path", Value::List(vec![Value::str(&format!("f{i}.bin"))])),
+            ])
+        })
+        .collect();
+    let info = Value::dict([
+        ("name", Value::str("multi")),
+        ("piece length", Value::Int(i64::from(piece_len))),
+        ("pieces", Value::Bytes(pieces)),
+        ("files", Value::List(list)),
+    ]);
+    let m = Metainfo::from_info_bytes(bencode::encode(&info)).unwrap();
+    (m, data)
+}
+
+/// Pieces node `i` requested (from its trace, which is taken).
+fn requested_pieces(net: &mut Net<MemoryStore>, i: usize) -> std::collections::BTreeSet<u32> {
+    net.nodes[i]
+        .engine
+        .take_trace()
+        .into_iter()
+        .filter_map(|t| match t {
+            TraceEvent::Request { piece, .. } => Some(piece),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dones(node: &Node<MemoryStore>) -> usize {
+    node.events.iter().filter(|e| **e == Event::Done).count()
+}
+
+/// A store holding `pieces` of `data`, and their bitfield.
+fn partial_store(m: &Metainfo, data: &[u8], pieces: &[u32]) -> (MemoryStore, Bitfield) {
+    let lengths = m.info.lengths();
+    let mut store = MemoryStore::new();
+    store.set_lengths(lengths).unwrap();
+    let mut have = Bitfield::new(lengths.num_pieces());
+    for &i in pieces {
+        let p = lengths.validate_piece(i).unwrap();
+        let start = usize::try_from(lengths.piece_offset(p)).unwrap();
+        let end = start + lengths.piece_len(p) as usize;
+        store.write_piece(p, data[start..end].to_vec()).unwrap();
+        have.set(i);
+    }
+    (store, have)
+}
+
+#[test]
+fn partial_download_fetches_only_the_missing_half() {
+    let (m, data) = make_torrent(8 * 32_768, 32_768, 21);
+    let even = [0, 2, 4, 6];
+    let (store, have) = partial_store(&m, &data, &even);
+    let leech = Engine::new(config(1), Torrent::Partial(m.clone(), have), store).unwrap();
+    let s = leech.stats();
+    assert_eq!((s.have, s.pieces_have, s.done), (4 * 32_768, 4, false));
+    assert_eq!(leech.bytes_left(), Some(4 * 32_768));
+    assert_eq!(leech.file_progress(), [4 * 32_768]);
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), leech]);
+    net.connect(0, 1);
+    // Handshakes and bitfields are through, no block yet: the seed sees our 4 pieces.
+    net.run(Time::from_millis(50), |_| false);
+    assert_eq!(net.nodes[0].engine.peer_stats()[0].pieces, 4);
+    net.run(Time::from_millis(60_000), all_done);
+    let requested = requested_pieces(&mut net, 1);
+    assert_eq!(requested, [1, 3, 5, 7].into());
+    let leech = &net.nodes[1];
+    assert_eq!(leech.engine.store().content().unwrap(), &data[..]);
+    assert_eq!(leech.engine.stats().downloaded, 4 * 32_768);
+    assert_eq!(dones(leech), 1);
+    assert_eq!(net.nodes[0].engine.stats().uploaded, 4 * 32_768);
+}
+
+#[test]
+fn partial_with_every_piece_is_complete_and_serves() {
+    let (m, data) = make_torrent(5 * 32_768 + 100, 32_768, 22);
+    let (store, have) = partial_store(&m, &data, &[0, 1, 2, 3, 4, 5]);
+    let full = Engine::new(config(0), Torrent::Partial(m.clone(), have), store).unwrap();
+    assert!(full.is_complete());
+    assert_eq!(full.bytes_left(), Some(0));
+    let s = full.stats();
+    assert!(s.done);
+    assert_eq!(s.have, data.len() as u64);
+    let mut net = Net::new(vec![full, mem_leech(&m, 1)]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(60_000), all_done);
+    assert_eq!(net.nodes[1].engine.store().content().unwrap(), &data[..]);
+    assert_eq!(net.nodes[0].engine.stats().uploaded, data.len() as u64);
+    assert_eq!(dones(&net.nodes[0]), 0, "no Done at start, as for a seed");
+    assert_eq!(dones(&net.nodes[1]), 1);
+    // A bitfield of the wrong length is an error, not a panic.
+    let err = Engine::new(
+        config(2),
+        Torrent::Partial(m.clone(), Bitfield::new(5)),
+        MemoryStore::new(),
+    );
+    assert!(matches!(
+        err.err(),
+        Some(EngineError::HaveLength {
+            expected: 6,
+            got: 5
+        })
+    ));
+}
+
+/// Files of 90 000, 130 000 and 60 000 bytes (and an empty one at the end) in pieces of
+/// 32 KiB: file 0 is in pieces 0-2, file 1 in 2-6, file 2 in 6-8.
+const FILES: [usize; 4] = [90_000, 130_000, 60_000, 0];
+
+#[test]
+fn selected_files_download_alone_then_more_are_added() {
+    let (m, data) = make_multi(&FILES, 32_768, 23);
+    let mut leech = mem_leech(&m, 1);
+    // File 1 and the empty file 3 (which overlaps nothing, though it sits in piece 8).
+    leech.select(Selection::Files(crate::selection::FileSet::from_indices([
+        1, 3,
+    ])));
+    assert_eq!(leech.files_wanted(), [false, true, false, true]);
+    let piece_bytes = |n: u64| n * 32_768;
+    assert_eq!(leech.bytes_left(), Some(piece_bytes(5)));
+    assert_eq!(leech.stats().wanted, piece_bytes(5));
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), leech]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(60_000), |n| {
+        n.nodes[1].engine.is_complete()
+    });
+    let leech = &net.nodes[1];
+    assert!(leech.engine.is_complete());
+    assert_eq!(dones(leech), 1);
+    assert_eq!(requested_pieces(&mut net, 1), (2..=6).collect());
+    let leech = &net.nodes[1];
+    let s = leech.engine.stats();
+    assert_eq!(s.downloaded, piece_bytes(5));
+    assert!(s.downloaded <= 130_000 + piece_bytes(2));
+    assert_eq!((s.wanted, s.wanted_have), (piece_bytes(5), piece_bytes(5)));
+    assert_eq!(s.wanted_progress(), 1.0);
+    assert!(s.progress() < 1.0, "progress is over the whole torrent");
+    assert_eq!(leech.engine.bytes_left(), Some(0));
+    assert_eq!(
+        leech.engine.file_progress(),
+        [
+            90_000 - piece_bytes(2),
+            130_000,
+            piece_bytes(7) - 220_000,
+            0
+        ]
+    );
+    // Done with the selection: not interested in the seed any more.
+    assert!(!leech.engine.peer_stats()[0].am_interested);
+    // File 2 too: pieces 7 and 8 (piece 6 is held), Done again.
+    net.nodes[1].engine.set_file_wanted(2, true).unwrap();
+    net.drain(1);
+    assert!(!net.nodes[1].engine.is_complete());
+    assert!(net.nodes[1].engine.peer_stats()[0].am_interested);
+    net.run(Time::from_millis(120_000), |n| {
+        n.nodes[1].engine.is_complete()
+    });
+    assert_eq!(requested_pieces(&mut net, 1), [7, 8].into());
+    let leech = &net.nodes[1];
+    assert_eq!(dones(leech), 2);
+    assert_eq!(leech.engine.file_progress()[1..], [130_000, 60_000, 0]);
+    assert_eq!(
+        leech.engine.selection(),
+        Selection::Files(crate::selection::FileSet::from_indices(1..=3))
+    );
+    assert_eq!(leech.engine.stats().downloaded, 280_000 - piece_bytes(2));
+    assert_eq!(
+        net.nodes[1].engine.set_file_wanted(4, true),
+        Err(EngineError::NoSuchFile(4))
+    );
+}
+
+#[test]
+fn a_selection_before_the_metadata_is_applied_before_any_request() {
+    let (m, data) = make_multi(&FILES, 32_768, 24);
+    let mut magnet =
+        Engine::new(config(1), Torrent::Magnet(m.info_hash), MemoryStore::new()).unwrap();
+    let only_2 = Selection::Files(crate::selection::FileSet::from_indices([2, 9]));
+    magnet.select(only_2.clone());
+    assert_eq!(magnet.selection(), only_2);
+    assert_eq!(
+        magnet.set_file_wanted(0, true),
+        Err(EngineError::NoMetadata)
+    );
+    assert_eq!(magnet.bytes_left(), None);
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), magnet]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(60_000), all_done);
+    let requested = requested_pieces(&mut net, 1);
+    assert_eq!(requested, [6, 7, 8].into());
+    let leech = &net.nodes[1];
+    assert!(leech.events.contains(&Event::Metadata));
+    assert_eq!(dones(leech), 1);
+    // The index past the last file is dropped once the file count is known.
+    assert_eq!(
+        leech.engine.selection(),
+        Selection::Files(crate::selection::FileSet::from_indices([2]))
+    );
+    assert_eq!(leech.engine.files_wanted(), [false, false, true, false]);
+    assert!(leech.engine.check_invariants().is_ok());
+}
+
+#[test]
+fn deselecting_everything_left_completes_and_reselecting_resumes() {
+    let (m, data) = make_multi(&FILES, 32_768, 25);
+    let mut leech = mem_leech(&m, 1);
+    // Before the first input: counts as the start, so no Done for an empty selection.
+    leech.select(Selection::Files(crate::selection::FileSet::new()));
+    assert!(leech.is_complete());
+    assert_eq!(leech.bytes_left(), Some(0));
+    let mut net = Net::new(vec![mem_seed(&m, &data, 0), leech]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(2_000), |_| false);
+    assert!(requested_pieces(&mut net, 1).is_empty());
+    assert_eq!(dones(&net.nodes[1]), 0);
+    assert!(!net.nodes[1].engine.peer_stats()[0].am_interested);
+    net.nodes[1].engine.select(Selection::All);
+    net.drain(1);
+    net.run(Time::from_millis(60_000), all_done);
+    assert_eq!(requested_pieces(&mut net, 1), (0..9).collect());
+    assert_eq!(dones(&net.nodes[1]), 1);
+    assert_eq!(net.nodes[1].engine.store().content().unwrap(), &data[..]);
+}
+
+#[test]
+fn a_file_deselected_mid_download_is_not_fetched_further() {
+    // File 2 is in pieces 13-25; piece 13 is shared with file 1.
+    let (m, data) = make_multi(&[300_000, 130_000, 400_000], 32_768, 26);
+    let mut seed = mem_seed(&m, &data, 0);
+    // 64 KiB/s: two pieces a second, so the change lands mid-download.
+    seed.set_limits(Some(65_536), None);
+    let mut net = Net::new(vec![seed, mem_leech(&m, 1)]);
+    net.connect(0, 1);
+    net.run(Time::from_millis(60_000), |n| {
+        n.nodes[1].engine.have().count_ones() >= 2
+    });
+    assert!(!net.nodes[1].engine.is_complete());
+    requested_pieces(&mut net, 1);
+    // Deselect file 2: pieces 14-25 are no longer wanted.
+    net.nodes[1].engine.set_file_wanted(2, false).unwrap();
+    net.drain(1);
+    let map = net.nodes[1].engine.piece_map();
+    let in_flight: std::collections::BTreeSet<u32> = (0u32..)
+        .zip(&map)
+        .filter(|(_, (st, _))| *st == PieceState::InFlight)
+        .map(|(i, _)| i)
+        .collect();
+    for (i, &(st, _)) in map.iter().enumerate().skip(14) {
+        assert!(
+            matches!(
+                st,
+                PieceState::Skipped | PieceState::InFlight | PieceState::Have
+            ),
+            "piece {i}: {st:?}"
+        );
+    }
+    assert!(
+        (14..26).any(|i| map[i].0 == PieceState::Skipped),
+        "the scenario deselects a piece not yet started: {map:?}"
+    );
+    net.run(Time::from_millis(120_000), |n| {
+        n.nodes[1].engine.is_complete()
+    });
+    let leech = &net.nodes[1];
+    assert!(leech.engine.is_complete());
+    assert_eq!(dones(leech), 1);
+    assert!(leech.engine.piece_map()[14..]
+        .iter()
+        .any(|(st, _)| *st == PieceState::Skipped));
+    for piece in requested_pieces(&mut net, 1) {
+        assert!(
+            piece <= 13 || in_flight.contains(&piece),
+            "piece {piece} requested"
+        );
+    }
+    let e = &net.nodes[1].engine;
+    assert!((0..=13).all(|i| e.have().get(i)));
+    assert_eq!(e.file_progress()[..2], [300_000, 130_000]);
+    assert!(e.check_invariants().is_ok());
+    assert_eq!(e.bytes_left(), Some(0));
+}

@@ -36,10 +36,13 @@ fn check(p: &Picker) {
         );
         let bit = |m: &[u8]| m[(i / 8) as usize] & (0x80 >> (i % 8)) != 0;
         assert_eq!(bit(&p.missing_mask), st == PieceState::Missing);
-        assert_eq!(
-            bit(&p.want_mask),
-            matches!(st, PieceState::Missing | PieceState::InFlight)
-        );
+        // Missing pieces are wanted, skipped and held ones are not, in-flight ones either.
+        match st {
+            PieceState::Missing => assert!(bit(&p.want_mask), "piece {i}"),
+            PieceState::Have | PieceState::Skipped => assert!(!bit(&p.want_mask), "piece {i}"),
+            PieceState::InFlight => {}
+        }
+        assert_eq!(p.wants(i), bit(&p.want_mask));
         let f = p.flight_of[i as usize];
         assert_eq!(f != NONE, st == PieceState::InFlight, "piece {i}");
         if f != NONE {
@@ -62,7 +65,7 @@ fn check(p: &Picker) {
             assert_eq!(p.pos[i as usize] == NONE, st != PieceState::Missing);
         }
         have += u32::from(st == PieceState::Have);
-        wanted_left += u32::from(matches!(st, PieceState::Missing | PieceState::InFlight));
+        wanted_left += u32::from(bit(&p.want_mask));
     }
     assert_eq!(p.have, have);
     assert_eq!(p.wanted_left, wanted_left);
@@ -392,6 +395,140 @@ fn random_operations_keep_invariants() {
                 _ => {}
             }
             check(&p);
+        }
+    }
+}
+
+#[test]
+fn skipped_pieces_are_never_picked_nor_counted() {
+    let l = lengths(8, 2 * BLOCK_LEN);
+    let mut rng = Rng::new(5);
+    let mut p = Picker::new(l, &bf(8, [0]), PickMode::RarestFirst, &mut rng);
+    let seed = Bitfield::full(8);
+    p.add_peer(&seed);
+    let piece = |i| l.validate_piece(i).unwrap();
+    // Want only pieces 2 and 3 (piece 0 is held: setting it changes nothing).
+    assert!(!p.set_wanted(piece(0), false));
+    for i in [1, 4, 5, 6, 7] {
+        assert!(p.set_wanted(piece(i), false));
+        assert_eq!(p.state(piece(i)), PieceState::Skipped);
+    }
+    assert!(!p.set_wanted(piece(1), false), "already unwanted");
+    check(&p);
+    assert_eq!(p.count_wanted(&seed), 2);
+    assert_eq!(p.wanted_left(), 2);
+    assert!(!p.is_complete());
+    let picks = pick_all(&mut p, &seed, &mut rng);
+    let pieces: BTreeSet<u32> = picks.iter().map(|x| x.block.piece.get()).collect();
+    assert_eq!(pieces, BTreeSet::from([2, 3]));
+    assert_eq!(
+        picks.len(),
+        4,
+        "two blocks each, no endgame copies from one peer"
+    );
+    check(&p);
+    // Piece 3 is deselected in flight: it finishes normally but no longer counts.
+    assert!(p.set_wanted(piece(3), false));
+    assert_eq!(p.state(piece(3)), PieceState::InFlight);
+    assert_eq!(p.count_wanted(&seed), 1);
+    check(&p);
+    for pick in &picks {
+        if pick.block.piece.get() == 2 {
+            p.received(pick.block);
+        }
+    }
+    p.verified(piece(2));
+    assert!(p.is_complete(), "every wanted piece is verified");
+    check(&p);
+    // Piece 3 comes back unverified (withdrawn): skipped, not missing.
+    for pick in picks.iter().filter(|x| x.block.piece.get() == 3) {
+        p.unrequest(pick.block);
+    }
+    assert_eq!(p.state(piece(3)), PieceState::Skipped);
+    check(&p);
+    // Wanted again: missing, picked, and a failed hash check keeps it missing while wanted
+    // and makes it skipped once it is not.
+    assert!(p.set_wanted(piece(3), true));
+    assert_eq!(p.state(piece(3)), PieceState::Missing);
+    assert!(!p.is_complete());
+    check(&p);
+    let again = pick_all(&mut p, &seed, &mut rng);
+    assert!(again.iter().all(|x| x.block.piece.get() == 3));
+    for pick in &again {
+        p.received(pick.block);
+    }
+    p.failed(piece(3));
+    assert_eq!(p.state(piece(3)), PieceState::Missing);
+    let again = pick_all(&mut p, &seed, &mut rng);
+    for pick in &again {
+        p.received(pick.block);
+    }
+    assert!(p.set_wanted(piece(3), false));
+    p.failed(piece(3));
+    assert_eq!(p.state(piece(3)), PieceState::Skipped);
+    assert!(p.is_complete());
+    check(&p);
+    assert!(pick_all(&mut p, &seed, &mut rng).is_empty());
+}
+
+#[test]
+fn random_operations_with_selection_keep_invariants() {
+    for seed in 0..20 {
+        let l = lengths(37, 3 * BLOCK_LEN);
+        let mut rng = Rng::new(100 + seed);
+        let mut p = Picker::new(l, &bf(37, [5, 6]), PickMode::RarestFirst, &mut rng);
+        let mut peers: Vec<Bitfield> = Vec::new();
+        let mut outstanding: Vec<BlockInfo> = Vec::new();
+        for _ in 0..600 {
+            match rng.below(9) {
+                0 => {
+                    let b = bf(37, (0..37).filter(|_| rng.below(3) == 0));
+                    p.add_peer(&b);
+                    peers.push(b);
+                }
+                1 if !peers.is_empty() => {
+                    let b = peers.swap_remove(rng.index(peers.len()));
+                    p.remove_peer(&b);
+                }
+                2 | 3 if !peers.is_empty() => {
+                    let k = rng.index(peers.len());
+                    if let Some(pick) = p.pick(&peers[k], None, never, &mut rng) {
+                        assert!(peers[k].get(pick.block.piece.get()));
+                        let st = p.state(pick.block.piece);
+                        assert_eq!(st, PieceState::InFlight);
+                        outstanding.push(pick.block);
+                    }
+                }
+                4 if !outstanding.is_empty() => {
+                    let b = outstanding.swap_remove(rng.index(outstanding.len()));
+                    p.unrequest(b);
+                }
+                5 | 6 if !outstanding.is_empty() => {
+                    let b = outstanding.swap_remove(rng.index(outstanding.len()));
+                    if p.received(b) == (Received::New { complete: true }) {
+                        if rng.below(4) == 0 {
+                            p.failed(b.piece);
+                        } else {
+                            p.verified(b.piece);
+                        }
+                        outstanding.retain(|o| o.piece != b.piece);
+                    }
+                }
+                7 | 8 => {
+                    let i = l
+                        .validate_piece(u32::try_from(rng.below(37)).unwrap())
+                        .unwrap();
+                    let before = p.state(i);
+                    p.set_wanted(i, rng.below(2) == 0);
+                    if before == PieceState::Have {
+                        assert_eq!(p.state(i), PieceState::Have);
+                    }
+                }
+                _ => {}
+            }
+            check(&p);
+            let wanted = (0..37).filter(|&i| p.wants(i)).count();
+            assert_eq!(p.is_complete(), wanted == 0);
         }
     }
 }
