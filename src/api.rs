@@ -113,7 +113,8 @@ macro_rules! error_codes {
 error_codes! {
     /// An option has the wrong type or value (`Client`, `seed`, `setLimits`).
     InvalidOption = "ERR_INVALID_OPTION",
-    /// `seed()` or `add()` was given a value of a type it does not take, or nothing to seed.
+    /// `seed()` or `add()` was given a value of a type it does not take, nothing to seed, or a
+    /// file path that is not a safe relative path.
     BadInput = "ERR_BAD_INPUT",
     /// `add()`: not a magnet link or info hash.
     BadMagnet = "ERR_BAD_MAGNET",
@@ -251,8 +252,17 @@ export interface ClientOptions {
   maxMessageSize?: number;
 }
 
-/** What `seed()` takes: one or more files, or bytes. */
-export type SeedInput = File | Blob | FileList | Array<File | Blob> | Uint8Array | ArrayBuffer;
+/** A file of a folder: its path in the torrent is `fullPath` (WebTorrent's convention, set by
+ * drag-drop and www/folder.js: `"/folder/sub/a.txt"`), else `webkitRelativePath`
+ * (`<input webkitdirectory>`: `"folder/sub/a.txt"`), else `name`. Segments are `/`-separated;
+ * empty, `.` or `..` segments, a NUL, a backslash, a drive (`C:`), over 64 segments or 4096 bytes:
+ * `ERR_BAD_INPUT`. */
+export type SeedFile = (File | Blob) & { fullPath?: string };
+
+/** What `seed()` takes: one or more files, or bytes. Several files are laid out as WebTorrent
+ * does: a folder common to every path becomes the torrent's name, files keep the order given,
+ * junk files (`.DS_Store`, ...) are left out. */
+export type SeedInput = SeedFile | FileList | Array<SeedFile> | Uint8Array | ArrayBuffer;
 
 /** `client.seed(input, opts)`. */
 export interface SeedOptions {

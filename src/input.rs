@@ -3,11 +3,14 @@
 //! Seeding takes a `Uint8Array`/`ArrayBuffer` (held in memory), or a `File`, `Blob`,
 //! `FileList` or array of them (read in chunks, never whole) and hashes it into the core's
 //! streaming [`TorrentBuilder`]: files in Web Workers with WebCrypto where the page allows it,
-//! else in wasm. Adding takes a magnet link (or a bare info hash) or the bytes
+//! else in wasm. A file's path in the torrent is its `fullPath` property (WebTorrent's
+//! convention, set by its drag-drop package and by www/folder.js), else its
+//! `webkitRelativePath` (`<input webkitdirectory>`), else its name; core's [`Layout`] lays
+//! them out as WebTorrent's create-torrent does and refuses unsafe paths. Adding takes a magnet link (or a bare info hash) or the bytes
 //! of a `.torrent` file (`Uint8Array`, `ArrayBuffer`, `Blob`).
 
 use tabswarm_core::magnet::Magnet;
-use tabswarm_core::metainfo::{InfoHash, Metainfo, TorrentBuilder};
+use tabswarm_core::metainfo::{InfoHash, Layout, Metainfo, TorrentBuilder};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -44,7 +47,7 @@ const DIGEST_BYTES_IN_FLIGHT: u32 = 8 * 1024 * 1024;
 pub enum SeedInput {
     /// Bytes the page handed over (`Uint8Array`, `ArrayBuffer`).
     Bytes(Vec<u8>),
-    /// One or more files or blobs, in order: (name, blob).
+    /// One or more files or blobs, in order: (path or name, `""` for neither; blob).
     Files(Vec<(String, web_sys::Blob)>),
 }
 
@@ -60,7 +63,7 @@ impl SeedInput {
         if let Some(list) = value.dyn_ref::<web_sys::FileList>() {
             let files: Vec<_> = (0..list.length())
                 .filter_map(|i| list.get(i))
-                .map(|f| (f.name(), web_sys::Blob::from(f)))
+                .filter_map(|f| blob_entry(&f))
                 .collect();
             return non_empty(files);
         }
@@ -131,33 +134,24 @@ impl SeedInput {
                 Ok((meta, SeedContent::Bytes(bytes)))
             }
             SeedInput::Files(files) => {
-                let single = files.len() == 1;
-                let first = files[0].0.clone();
-                let name = name
-                    .filter(|n| !n.is_empty())
-                    .or_else(|| (!first.is_empty()).then(|| first.clone()))
-                    .unwrap_or_else(|| "data".to_string());
-                let mut builder = if single {
-                    TorrentBuilder::single(&name, total, piece_length)
-                } else {
-                    let entries = files
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (n, b))| {
-                            let n = if n.is_empty() {
-                                format!("file{i}")
-                            } else {
-                                n.clone()
-                            };
-                            (vec![n], f64_to_u64(b.size()))
-                        })
-                        .collect();
-                    TorrentBuilder::new(&name, entries, piece_length)
+                let inputs: Vec<(&str, u64)> = files
+                    .iter()
+                    .map(|(p, b)| (p.as_str(), f64_to_u64(b.size())))
+                    .collect();
+                let layout = Layout::new(&inputs, name.as_deref())
+                    .map_err(|e| Failure::new(BadInput, format!("seed: {e}")))?;
+                let total = layout.total_length();
+                if total == 0 {
+                    return Err(Failure::new(
+                        BadInput,
+                        "seed: cannot make a torrent of zero bytes",
+                    ));
                 }
-                .map_err(err)?;
+                let mut builder = layout.builder(piece_length).map_err(err)?;
+                // The files kept (not junk), in order.
                 let parts = js_sys::Array::new();
-                for (_, b) in &files {
-                    parts.push(b);
+                for f in &layout.files {
+                    parts.push(&files[f.index].1);
                 }
                 let all = web_sys::Blob::new_with_blob_sequence(&parts)
                     .map_err(|e| read_failed(format!("seed: {}", crate::js::error_text(&e))))?;
@@ -434,12 +428,16 @@ impl AddInput {
     }
 }
 
+/// A `File` or `Blob` with its path: `fullPath` (a string property, as WebTorrent's
+/// create-torrent reads it), else `webkitRelativePath`, else the file's name, else `""`.
 fn blob_entry(v: &JsValue) -> Option<(String, web_sys::Blob)> {
-    if let Some(f) = v.dyn_ref::<web_sys::File>() {
-        return Some((f.name(), f.clone().into()));
-    }
-    v.dyn_ref::<web_sys::Blob>()
-        .map(|b| (String::new(), b.clone()))
+    let blob = v.dyn_ref::<web_sys::Blob>()?;
+    let text = |key| prop(v, key).as_string().filter(|s| !s.is_empty());
+    let path = text("fullPath")
+        .or_else(|| text("webkitRelativePath"))
+        .or_else(|| v.dyn_ref::<web_sys::File>().map(web_sys::File::name))
+        .unwrap_or_default();
+    Some((path, blob.clone()))
 }
 
 fn non_empty(files: Vec<(String, web_sys::Blob)>) -> Result<SeedInput, Failure> {

@@ -157,7 +157,21 @@ impl Client {
     }
 
     /// Hashes `input` (a `File`, `Blob`, `FileList`, array of `File`s, `Uint8Array` or
-    /// `ArrayBuffer`) into a torrent and seeds it. `opts`: `name`, `pieceLength`, `announce`,
+    /// `ArrayBuffer`) into a torrent and seeds it.
+    ///
+    /// Folders: each file's path is its `fullPath` string property if set (WebTorrent's
+    /// convention: its drag-drop package and `www/folder.js` set `"/folder/sub/a.txt"`), else
+    /// its `webkitRelativePath` (`<input webkitdirectory>`: `"folder/sub/a.txt"`), else its
+    /// name. The torrent is laid out as WebTorrent 3 (create-torrent) does, so the same files
+    /// in the same order with the same name and piece length give the same info hash: a folder
+    /// common to every path becomes the torrent's name (unless `opts.name`) and leaves the
+    /// paths, files stay in the order given (not sorted), junk such as `.DS_Store` is left out,
+    /// and one file left is a single-file torrent. (WebTorrent itself ignores
+    /// `webkitRelativePath`; for it set `fullPath`, as `filesFromInput` does.) A path with an
+    /// empty, `.` or `..` component, a NUL, a backslash, a drive (`C:`), more than 64
+    /// components or more than 4096 bytes is refused with `ERR_BAD_INPUT`.
+    ///
+    /// `opts`: `name`, `pieceLength`, `announce`,
     /// `onProgress(fraction)`, `superSeed` (BEP 16 initial seeding: reveal pieces a few at a
     /// time so that a lone seed uploads each piece about once; for a first seed of a swarm).
     /// Resolves with the `Torrent` once hashed.

@@ -21,7 +21,10 @@ use crate::lengths::{Lengths, LengthsError, PieceIndex};
 
 mod create;
 pub use crate::ids::InfoHash;
-pub use create::{default_piece_length, TorrentBuilder};
+pub use create::{
+    default_piece_length, is_junk, LaidOutFile, Layout, TorrentBuilder, MAX_PATH_BYTES,
+    MAX_PATH_COMPONENTS,
+};
 
 /// Largest `piece length` we accept: 64 MiB (a verified piece is held in memory whole).
 pub const MAX_PIECE_LENGTH: u32 = 1 << 26;
@@ -47,6 +50,8 @@ pub enum MetainfoError {
     /// A name or path component that is empty, `.`, `..`, or holds `/`, `\` or NUL (path
     /// traversal), or a file with an empty path.
     BadPath(String),
+    /// A seeded file's path ([`Layout::new`]) that is not a relative path under the limits.
+    BadSeedPath { path: String, reason: &'static str },
     /// The lengths do not describe a torrent (zero total, overflow, too many pieces).
     Lengths(LengthsError),
     /// [`TorrentBuilder::update`] got more bytes than the files' declared lengths.
@@ -70,6 +75,9 @@ impl fmt::Display for MetainfoError {
                 write!(f, "metainfo: {got} piece hashes, expected {expected}")
             }
             MetainfoError::BadPath(p) => write!(f, "metainfo: unsafe path component {p:?}"),
+            MetainfoError::BadSeedPath { path, reason } => {
+                write!(f, "invalid file path {path:?}: {reason}")
+            }
             MetainfoError::Lengths(e) => write!(f, "metainfo: {e}"),
             MetainfoError::TooManyBytes => f.write_str("torrent builder: more bytes than declared"),
             MetainfoError::TooFewBytes { expected, got } => {

@@ -1,5 +1,5 @@
-//! Streaming torrent creation: [`TorrentBuilder`] and WebTorrent's [`default_piece_length`];
-//! re-exported from [`crate::metainfo`].
+//! Streaming torrent creation: [`TorrentBuilder`], WebTorrent's [`default_piece_length`] and
+//! create-torrent's layout of seeded files ([`Layout`]); re-exported from [`crate::metainfo`].
 
 use super::{
     check_component, check_path, FileEntry, Info, Metainfo, MetainfoError, MAX_PIECE_LENGTH,
@@ -24,6 +24,192 @@ pub fn default_piece_length(total: u64) -> u32 {
     } else {
         (1u32 << k).max(MIN)
     }
+}
+
+/// Most components in a seeded file's path ([`Layout::new`]).
+pub const MAX_PATH_COMPONENTS: usize = 64;
+/// Most bytes (UTF-8) in a seeded file's path ([`Layout::new`]).
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// One file of a [`Layout`]: which input it is, its path under the torrent's name, its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaidOutFile {
+    /// Index into the inputs given to [`Layout::new`].
+    pub index: usize,
+    /// The torrent's `path` list (for a single-file torrent, the file's own path).
+    pub path: Vec<String>,
+    pub length: u64,
+}
+
+/// The files of a torrent to seed, laid out from the paths a page gives exactly as
+/// create-torrent 6 (WebTorrent 3's `seed`) lays out browser `File`s, so that the same files
+/// in the same order make the same info hash:
+///
+/// - a file's path is its `fullPath` (drag-drop's `"/folder/sub/a.txt"`), else its name; one
+///   leading `/` is dropped and the rest split on `/`; a file with neither is
+///   `Unknown File <i + 1>`;
+/// - if every file has at least two components and they share the first one (and there is more
+///   than one file), that folder is removed from every path and becomes the torrent's name;
+/// - junk files are dropped (the last component starts with `.` and the `junk` package's list
+///   knows it: `.DS_Store`, `._*`, `.*.swp`, ...), after the common folder is found;
+/// - the name is the one asked for, else the common folder, else the last component of the
+///   first file with a name (else `data`: create-torrent would use the time);
+/// - one file left is a single-file torrent (its path does not enter the info dict), more
+///   are a multi-file torrent in the order given: nothing is sorted.
+///
+/// Unlike create-torrent, a path that could not be a relative path on disk is refused
+/// ([`MetainfoError::BadSeedPath`]): an empty component (`a//b`, a trailing `/`), `.`, `..`, a
+/// NUL or a backslash, a Windows drive (`C:`), more than [`MAX_PATH_COMPONENTS`] components or more
+/// than [`MAX_PATH_BYTES`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub name: String,
+    /// The files kept, in the order given.
+    pub files: Vec<LaidOutFile>,
+    pub single_file: bool,
+}
+
+impl Layout {
+    /// Lays out `inputs`, each (path or name, `""` for neither; length). `name`: the name
+    /// asked for (`None` or empty: chosen as above).
+    pub fn new(inputs: &[(&str, u64)], name: Option<&str>) -> Result<Layout, MetainfoError> {
+        if inputs.is_empty() {
+            return Err(MetainfoError::Missing("files"));
+        }
+        let many = inputs.len() > 1;
+        let mut files = Vec::with_capacity(inputs.len());
+        let mut named = Vec::with_capacity(inputs.len());
+        let mut prefix: Option<String> = None;
+        for (index, &(raw, length)) in inputs.iter().enumerate() {
+            let path = if raw.is_empty() {
+                named.push(false);
+                vec![format!("Unknown File {}", index + 1)]
+            } else {
+                named.push(true);
+                split_seed_path(raw)?
+            };
+            // create-torrent's rule, which a later file can only clear.
+            prefix = if path.len() < 2 {
+                None
+            } else if index == 0 && many {
+                Some(path[0].clone())
+            } else if prefix.as_deref() != Some(path[0].as_str()) {
+                None
+            } else {
+                prefix
+            };
+            files.push(LaidOutFile {
+                index,
+                path,
+                length,
+            });
+        }
+        let mut kept: Vec<(LaidOutFile, bool)> = files
+            .into_iter()
+            .zip(named)
+            .filter(|(f, _)| !is_junk(f.path.last().map_or("", String::as_str)))
+            .collect();
+        if kept.is_empty() {
+            return Err(MetainfoError::BadSeedPath {
+                path: inputs[0].0.to_string(),
+                reason: "only junk files (such as .DS_Store) to seed",
+            });
+        }
+        if prefix.is_some() {
+            for (f, _) in &mut kept {
+                f.path.remove(0);
+            }
+        }
+        let name = name
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .or(prefix)
+            .or_else(|| {
+                kept.iter()
+                    .find(|(_, named)| *named)
+                    .and_then(|(f, _)| f.path.last().cloned())
+            })
+            .unwrap_or_else(|| "data".to_string());
+        let single_file = kept.len() == 1;
+        Ok(Layout {
+            name,
+            files: kept.into_iter().map(|(f, _)| f).collect(),
+            single_file,
+        })
+    }
+
+    /// Total bytes of the files kept.
+    pub fn total_length(&self) -> u64 {
+        self.files.iter().map(|f| f.length).sum()
+    }
+
+    /// A builder for this layout (bytes fed in the order of [`Layout::files`]).
+    pub fn builder(&self, piece_length: Option<u32>) -> Result<TorrentBuilder, MetainfoError> {
+        if self.single_file {
+            TorrentBuilder::single(&self.name, self.total_length(), piece_length)
+        } else {
+            let files = self
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), f.length))
+                .collect();
+            TorrentBuilder::new(&self.name, files, piece_length)
+        }
+    }
+}
+
+/// A seeded file's path as create-torrent splits it (one leading `/` dropped), refused if it
+/// could not be a relative path.
+fn split_seed_path(raw: &str) -> Result<Vec<String>, MetainfoError> {
+    let bad = |reason: &'static str| MetainfoError::BadSeedPath {
+        path: raw.chars().take(200).collect(),
+        reason,
+    };
+    if raw.len() > MAX_PATH_BYTES {
+        return Err(bad("longer than 4096 bytes"));
+    }
+    let rest = raw.strip_prefix('/').unwrap_or(raw);
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts.len() > MAX_PATH_COMPONENTS {
+        return Err(bad("more than 64 components"));
+    }
+    for (i, c) in parts.iter().enumerate() {
+        let b = c.as_bytes();
+        if c.is_empty() {
+            return Err(bad("an empty component (a doubled, leading or trailing /)"));
+        }
+        if *c == "." || *c == ".." {
+            return Err(bad("a . or .. component"));
+        }
+        if c.contains('\0') {
+            return Err(bad("a NUL character"));
+        }
+        if c.contains('\\') {
+            return Err(bad("a backslash (use / between folders)"));
+        }
+        if i == 0 && b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+            return Err(bad("a Windows drive (an absolute path)"));
+        }
+        check_component(c)?;
+    }
+    Ok(parts.into_iter().map(str::to_string).collect())
+}
+
+/// create-torrent's `isJunkPath`: a file name that starts with `.` and that the `junk`
+/// package (1.x/4.x) lists. Of its patterns only these can match a name starting with `.`.
+pub fn is_junk(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    (rest.len() >= 4 && rest.ends_with(".swp"))
+        || rest == "DS_Store"
+        || rest == "AppleDouble"
+        || rest == "LSOverride"
+        || rest.starts_with('_')
+        || rest == "Spotlight-V100"
+        || name.contains(".Trashes")
+        || name.ends_with('~')
+        || name.ends_with("@eaDir")
 }
 
 /// Creates a torrent from file contents fed in slices of any size, hashing as it goes: it
@@ -406,5 +592,181 @@ mod tests {
         let back = Metainfo::from_bytes(&m.to_bytes()).unwrap();
         assert_eq!(back.info.files()[2].path, ["dir", "f2"]);
         assert_eq!(back.info_hash, m.info_hash);
+    }
+
+    fn lay(paths: &[&str], name: Option<&str>) -> Layout {
+        let inputs: Vec<(&str, u64)> = paths.iter().map(|p| (*p, 1)).collect();
+        Layout::new(&inputs, name).unwrap()
+    }
+
+    fn paths(l: &Layout) -> Vec<String> {
+        l.files.iter().map(|f| f.path.join("/")).collect()
+    }
+
+    #[test]
+    fn layout_follows_create_torrent() {
+        // A dropped folder (drag-drop's fullPath) or a picked one (webkitRelativePath).
+        for root in ["/folder", "folder"] {
+            let l = lay(
+                &[
+                    &format!("{root}/z.txt"),
+                    &format!("{root}/sub/b.txt"),
+                    &format!("{root}/sub/deep/c"),
+                ],
+                None,
+            );
+            assert_eq!(l.name, "folder");
+            assert!(!l.single_file);
+            // In the order given, not sorted.
+            assert_eq!(paths(&l), ["z.txt", "sub/b.txt", "sub/deep/c"]);
+        }
+        // The name asked for wins; the common folder still goes.
+        let l = lay(&["/f/a", "/f/b"], Some("N"));
+        assert_eq!(
+            (l.name.as_str(), paths(&l)),
+            ("N", vec!["a".into(), "b".into()])
+        );
+        // No common folder: full paths, named after the first file.
+        let l = lay(&["/a/x", "/b/y"], None);
+        assert_eq!(
+            (l.name.as_str(), paths(&l)),
+            ("x", vec!["a/x".into(), "b/y".into()])
+        );
+        // A later file clears the common folder for good.
+        let l = lay(&["/f/a", "g", "/f/b"], None);
+        assert_eq!(paths(&l), ["f/a", "g", "f/b"]);
+        let l = lay(&["/f/a", "/g/b", "/f/c"], None);
+        assert_eq!(paths(&l), ["f/a", "g/b", "f/c"]);
+        // Plain files (today's multi-file seeds are unchanged).
+        let l = lay(&["a", "b"], None);
+        assert_eq!(
+            (l.name.as_str(), paths(&l)),
+            ("a", vec!["a".into(), "b".into()])
+        );
+        // One file in a folder is a single-file torrent named after the file.
+        let l = lay(&["/folder/a.txt"], None);
+        assert!(l.single_file);
+        assert_eq!(
+            (l.name.as_str(), paths(&l)),
+            ("a.txt", vec!["folder/a.txt".into()])
+        );
+        // Nameless blobs.
+        let l = lay(&["", "b"], None);
+        assert_eq!(
+            (l.name.as_str(), paths(&l)),
+            ("b", vec!["Unknown File 1".into(), "b".into()])
+        );
+        assert_eq!(lay(&["", ""], None).name, "data");
+    }
+
+    #[test]
+    fn layout_drops_junk_after_finding_the_folder() {
+        let l = lay(&["/f/a", "/f/sub/._a", "/f/b", "/f/.DS_Store"], None);
+        assert_eq!(
+            (l.name.as_str(), paths(&l)),
+            ("f", vec!["a".into(), "b".into()])
+        );
+        assert_eq!(l.files.iter().map(|f| f.index).collect::<Vec<_>>(), [0, 2]);
+        // One file left: single-file, but named after the folder, as create-torrent does.
+        let l = lay(&["/f/a", "/f/.DS_Store"], None);
+        assert!(l.single_file);
+        assert_eq!(l.name, "f");
+        for junk in [
+            ".DS_Store",
+            "._x",
+            ".a.swp",
+            "..swp",
+            ".x~",
+            ".Trashes",
+            ".AppleDouble",
+            ".x@eaDir",
+        ] {
+            assert!(is_junk(junk), "{junk}");
+        }
+        for fine in [
+            ".swp",
+            ".gitignore",
+            "DS_Store",
+            "Thumbs.db",
+            "a~",
+            ".env",
+            ".Spotlight",
+        ] {
+            assert!(!is_junk(fine), "{fine}");
+        }
+        let e = Layout::new(&[(".DS_Store", 3)], None).unwrap_err();
+        assert!(matches!(e, MetainfoError::BadSeedPath { .. }), "{e}");
+    }
+
+    #[test]
+    fn layout_refuses_paths_that_are_not_relative() {
+        let long = "a/".repeat(2100) + "b";
+        let deep = "d/".repeat(64) + "f";
+        let cases = [
+            ("f/../etc", ".."),
+            ("./f", "."),
+            ("f//g", "empty"),
+            ("f/", "empty"),
+            ("//f", "empty"),
+            ("/", "empty"),
+            ("f/a\0b", "NUL"),
+            ("f\\g", "backslash"),
+            ("C:/Windows/x", "Windows drive"),
+            ("/c:/x", "Windows drive"),
+            (long.as_str(), "4096"),
+            (deep.as_str(), "64"),
+        ];
+        for (path, why) in cases {
+            let e = Layout::new(&[("ok/a", 1), (path, 1)], None).unwrap_err();
+            match &e {
+                MetainfoError::BadSeedPath { reason, .. } => {
+                    assert!(reason.contains(why), "{path:?}: {e}")
+                }
+                _ => panic!("{path:?}: {e:?}"),
+            }
+            assert!(e.to_string().starts_with("invalid file path"), "{e}");
+        }
+        // At the limits: fine.
+        let deep = "d/".repeat(63) + "f";
+        assert_eq!(lay(&[&deep], None).files[0].path.len(), 64);
+        assert_eq!(Layout::new(&[], None), Err(MetainfoError::Missing("files")));
+    }
+
+    #[test]
+    fn folder_torrent_has_create_torrents_info_hash() {
+        // create-torrent 6.1.3 (WebTorrent 3.0.21) in node over `Blob`s with these `fullPath`s,
+        // { pieceLength: 16384 }; tests/e2e/folder.test.mjs compares with WebTorrent in
+        // browsers. (Over `Buffer`s create-torrent gets an empty file wrong: block-iterator
+        // 1.1.2 counts an empty chunk as one byte, so a zero byte joins the data. A browser
+        // `File`'s stream gives no chunk for an empty file, so pages are not affected.)
+        let spec: [(&str, usize); 5] = [
+            ("/root/a.txt", 5),
+            ("/root/sub/é ü.bin", 20_000),
+            ("/root/sub/.DS_Store", 9),
+            ("/root/sub/deep/empty", 0),
+            ("/root/z", 16_384),
+        ];
+        let contents: Vec<Vec<u8>> = spec
+            .iter()
+            .enumerate()
+            .map(|(s, &(_, n))| {
+                (0..n)
+                    .map(|i| u8::try_from((i * 31 + s * 7) % 251).unwrap())
+                    .collect()
+            })
+            .collect();
+        let inputs: Vec<(&str, u64)> = spec.iter().map(|&(p, n)| (p, n as u64)).collect();
+        let layout = Layout::new(&inputs, None).unwrap();
+        assert_eq!(layout.name, "root");
+        let mut b = layout.builder(Some(16_384)).unwrap();
+        for f in &layout.files {
+            b.update(&contents[f.index]).unwrap();
+        }
+        let m = b.finish(vec![], None).unwrap();
+        assert_eq!(
+            m.info_hash.to_hex(),
+            "49a7afb78e0670f750ef95d4f80e441c45508729"
+        );
+        assert_eq!(m.info.files()[1].path, ["sub", "é ü.bin"]);
     }
 }
