@@ -138,6 +138,8 @@ enum Work {
     SelectFile(u32, bool),
     /// Stop, and leave the library as it says.
     Destroy(Leave),
+    /// Cannot go on (`error` event, then stopped; its data is deleted).
+    Fail(Failure),
 }
 
 /// Work for after the engine state is released.
@@ -331,6 +333,19 @@ impl Driver {
         self.state.borrow().engine.store().bytes_stored()
     }
 
+    /// Stops the torrent with `ERR_STORAGE_QUOTA` if `needed` more bytes do not fit in the
+    /// site's quota (a magnet's size is known only now): early, not when the disk is full.
+    fn check_quota(&self, needed: u64) {
+        let me = self.me.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(f) = crate::library::check_quota(needed).await {
+                if let Some(d) = me.upgrade() {
+                    d.push(Work::Fail(f));
+                }
+            }
+        });
+    }
+
     /// Writes the library record: the magnet link and the selection.
     fn save_record(&self, s: &State) {
         if let Some(e) = &s.entry {
@@ -375,24 +390,29 @@ impl Driver {
         }
     }
 
-    /// The whole content as a `Blob`, after `done`.
+    /// The bytes `range` of the content (`None`: all of it) as a `Blob`, after `done`
+    /// (`ERR_STORAGE` if a piece of the range is not stored: a deselected file).
     pub fn content_blob(
         &self,
+        range: Option<std::ops::Range<u64>>,
     ) -> impl std::future::Future<Output = Result<web_sys::Blob, Failure>> + 'static {
         let done = self.done();
         let me = self.me.clone();
         async move {
             done.await?;
-            let blob = me
-                .upgrade()
-                .ok_or_else(dropped)?
-                .state
-                .borrow()
-                .engine
-                .store()
-                .content_blob();
-            blob.await
-                .map_err(|e| Failure::new(ErrorCode::Storage, e.to_string()))
+            let blob = {
+                let d = me.upgrade().ok_or_else(dropped)?;
+                let s = d.state.borrow();
+                let total = s.engine.metainfo().map_or(0, |m| m.info.total_length());
+                s.engine.store().content_blob(range.unwrap_or(0..total))
+            };
+            blob.await.map_err(|e| match e {
+                tabswarm_core::store::StoreError::Missing { piece } => Failure::new(
+                    ErrorCode::Storage,
+                    format!("piece {piece} was not downloaded (its file is deselected)"),
+                ),
+                e => Failure::new(ErrorCode::Storage, e.to_string()),
+            })
         }
     }
 
@@ -624,23 +644,14 @@ impl Driver {
                 self.save_record(&s);
             }
             Work::Destroy(leave) => {
-                self.destroyed.set(true);
                 let ended = Failure::new(ErrorCode::Destroyed, "the torrent was destroyed");
-                s.ended = Some(ended.clone());
-                for tx in s.done_waiters.drain(..) {
-                    let _ = tx.send(Err(ended.clone()));
-                }
-                for t in s.trackers.drain(..) {
-                    fx.push(Effect::Drop(Box::new(t)));
-                }
-                let ids: Vec<u64> = s.conns.keys().copied().collect();
-                for id in ids {
-                    self.drop_conn(&mut s, id, &mut fx);
-                }
-                s.timer = None;
-                s.engine.store_mut().destroy();
-                if let Some(entry) = s.entry.take() {
-                    entry.close(leave);
+                self.end(&mut s, ended, leave, &mut fx);
+                return fx;
+            }
+            Work::Fail(f) => {
+                if s.ended.is_none() {
+                    fx.push(error_effect(f.clone()));
+                    self.end(&mut s, f, Leave::Delete, &mut fx);
                 }
                 return fx;
             }
@@ -766,6 +777,9 @@ impl Driver {
             Event::Metadata => {
                 self.save_record(s);
                 self.save_torrent_file(s);
+                if s.entry.is_some() {
+                    self.check_quota(s.engine.bytes_left().unwrap_or(0));
+                }
                 fx.push(Effect::Emit(TorrentEvent::Metadata, JsValue::UNDEFINED));
                 fx.push(Effect::Emit(TorrentEvent::Ready, JsValue::UNDEFINED));
             }
@@ -813,6 +827,28 @@ impl Driver {
                 ErrorCode::Storage,
                 format!("storage: {error}"),
             ))),
+        }
+    }
+
+    /// Stops everything for good: `done()` rejects with `reason`, trackers hear `stopped`,
+    /// connections close, the library entry is left as `leave` says.
+    fn end(&self, s: &mut State, reason: Failure, leave: Leave, fx: &mut Vec<Effect>) {
+        self.destroyed.set(true);
+        s.ended = Some(reason.clone());
+        for tx in s.done_waiters.drain(..) {
+            let _ = tx.send(Err(reason.clone()));
+        }
+        for t in s.trackers.drain(..) {
+            fx.push(Effect::Drop(Box::new(t)));
+        }
+        let ids: Vec<u64> = s.conns.keys().copied().collect();
+        for id in ids {
+            self.drop_conn(s, id, fx);
+        }
+        s.timer = None;
+        s.engine.store_mut().destroy();
+        if let Some(entry) = s.entry.take() {
+            entry.close(leave);
         }
     }
 

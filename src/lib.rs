@@ -476,12 +476,7 @@ impl ClientInner {
             EngineTorrent::Download(m) => {
                 let lengths = m.info.lengths();
                 let stored = entry.scan(lengths).await.map_err(storage)?;
-                let on_disk: u64 = stored
-                    .iter()
-                    .filter_map(|&i| lengths.validate_piece(i))
-                    .map(|p| u64::from(lengths.piece_len(p)))
-                    .sum();
-                let needed = m.info.total_length().saturating_sub(on_disk);
+                let needed = missing_bytes(&m, &stored, &selection);
                 if let Err(f) = library::check_quota(needed).await {
                     entry.close(if stored.is_empty() { Leave::Delete } else { Leave::Stay });
                     return Err(f.into());
@@ -700,7 +695,7 @@ impl Torrent {
     #[wasm_bindgen(unchecked_return_type = "Promise<Blob>")]
     pub fn blob(&self) -> js_sys::Promise {
         let files = self.driver.metainfo().map(|m| m.info.files().len());
-        let blob = self.driver.content_blob();
+        let blob = self.driver.content_blob(None);
         future_to_promise(async move {
             if let Some(n) = files.filter(|&n| n > 1) {
                 return Err(Failure::new(
@@ -877,19 +872,14 @@ impl TorrentFile {
         self.downloaded() / u64_to_f64(self.length)
     }
 
-    /// The file's bytes as a `Blob`, once the torrent is done.
+    /// The file's bytes as a `Blob` (disk-backed for a kept torrent), once the torrent is done
+    /// (its selected files are); `ERR_STORAGE` for a file that was deselected.
     #[wasm_bindgen(unchecked_return_type = "Promise<Blob>")]
     pub fn blob(&self) -> js_sys::Promise {
-        let all = self.driver.content_blob();
-        let (start, end) = (
-            u64_to_f64(self.offset),
-            u64_to_f64(self.offset + self.length),
-        );
-        future_to_promise(async move {
-            let all = all.await?;
-            let part = all.slice_with_f64_and_f64(start, end)?;
-            Ok(part.into())
-        })
+        let blob = self
+            .driver
+            .content_blob(Some(self.offset..self.offset + self.length));
+        future_to_promise(async move { Ok(blob.await?.into()) })
     }
 }
 
@@ -899,6 +889,37 @@ fn content_as_blob(content: &input::SeedContent) -> Result<web_sys::Blob, String
         input::SeedContent::Blob(b) => Ok(b.clone()),
         input::SeedContent::Bytes(v) => storage::bytes_to_blob(v).map_err(|e| e.to_string()),
     }
+}
+
+/// Bytes of the pieces a download still needs: those of its selected files that are not
+/// `stored`.
+fn missing_bytes(meta: &Metainfo, stored: &[u32], selection: &Selection) -> u64 {
+    let lengths = meta.info.lengths();
+    let mut wanted = vec![matches!(selection, Selection::All); lengths.num_pieces() as usize];
+    if let Selection::Files(set) = selection {
+        let pl = u64::from(lengths.piece_length());
+        for (i, (_, range)) in meta.info.file_ranges().enumerate() {
+            let chosen = u32::try_from(i).is_ok_and(|i| set.contains(i));
+            if chosen && range.start < range.end {
+                let (first, last) = (range.start / pl, (range.end - 1) / pl);
+                for p in first..=last {
+                    wanted[p as usize] = true;
+                }
+            }
+        }
+    }
+    for &i in stored {
+        if let Some(w) = wanted.get_mut(i as usize) {
+            *w = false;
+        }
+    }
+    wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, &w)| w)
+        .filter_map(|(i, _)| lengths.validate_piece(u32::try_from(i).ok()?))
+        .map(|p| u64::from(lengths.piece_len(p)))
+        .sum()
 }
 
 /// The engine's start for a download with `have` already stored.

@@ -17,7 +17,7 @@ use tabswarm_core::store::{ReadStatus, StoreError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::js::error_text;
+use crate::js::{error_text, u64_to_f64};
 use crate::library::{piece_file, write_file, DirFuture};
 use crate::storage::{
     block_range, js_await, navigator_storage, read_blob, Loader, StoreNote, StoreNotify,
@@ -212,9 +212,11 @@ impl OpfsStore {
         })
     }
 
-    /// Waits for pending writes, then builds one `Blob` from the piece files in order.
+    /// Waits for pending writes, then builds one `Blob` of the bytes `range` of the content
+    /// from the piece files it spans (disk-backed: nothing is read).
     pub(crate) fn content_blob(
         &self,
+        range: std::ops::Range<u64>,
     ) -> impl Future<Output = Result<web_sys::Blob, StoreError>> + 'static {
         let (dir, shared, lengths) = (self.dir.clone(), self.shared.clone(), self.lengths);
         async move {
@@ -236,9 +238,12 @@ impl OpfsStore {
             if let Some(msg) = shared.borrow().failure.clone() {
                 return Err(backend(msg));
             }
+            let Some((pieces, skip)) = span(lengths, &range) else {
+                return web_sys::Blob::new().map_err(|e| backend(error_text(&e)));
+            };
             let dir = dir.await.map_err(backend)?;
             let parts = js_sys::Array::new();
-            for piece in 0..lengths.num_pieces() {
+            for piece in pieces {
                 if !shared.borrow().written.contains(&piece) {
                     return Err(StoreError::Missing { piece });
                 }
@@ -249,7 +254,11 @@ impl OpfsStore {
                         .unchecked_into();
                 parts.push(&js_await(handle.get_file()).await.map_err(backend)?);
             }
-            web_sys::Blob::new_with_blob_sequence(&parts).map_err(|e| backend(error_text(&e)))
+            let all =
+                web_sys::Blob::new_with_blob_sequence(&parts).map_err(|e| backend(error_text(&e)))?;
+            let len = range.end - range.start;
+            all.slice_with_f64_and_f64(u64_to_f64(skip), u64_to_f64(skip + len))
+                .map_err(|e| backend(error_text(&e)))
         }
     }
 
@@ -272,6 +281,18 @@ impl OpfsStore {
             let _ = js_await(root.remove_entry_with_options(&name, &opts)).await;
         });
     }
+}
+
+/// The pieces that hold the bytes `range` of the content, and the offset of `range.start` in
+/// the first of them; `None` for an empty range or one past the end.
+pub(crate) fn span(lengths: Lengths, range: &std::ops::Range<u64>) -> Option<(std::ops::Range<u32>, u64)> {
+    if range.start >= range.end || range.end > lengths.total_length() {
+        return None;
+    }
+    let pl = u64::from(lengths.piece_length());
+    let first = u32::try_from(range.start / pl).ok()?;
+    let last = u32::try_from((range.end - 1) / pl).ok()?;
+    Some((first..last + 1, range.start - u64::from(first) * pl))
 }
 
 /// A piece found on disk at start is served only once its SHA-1 matches.

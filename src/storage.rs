@@ -135,23 +135,29 @@ impl BrowserStore {
         }
     }
 
-    /// The whole content as a `Blob`, once every piece is stored (an OPFS store waits for its
-    /// writes to land). The future does not borrow the store.
-    pub fn content_blob(&self) -> LocalBoxFuture<'static, Result<web_sys::Blob, StoreError>> {
+    /// The bytes `range` of the content as a `Blob`, once every piece they span is stored (an
+    /// OPFS store waits for its writes to land). The future does not borrow the store.
+    pub fn content_blob(
+        &self,
+        range: std::ops::Range<u64>,
+    ) -> LocalBoxFuture<'static, Result<web_sys::Blob, StoreError>> {
         match &self.backend {
             Backend::Undecided(_) => async { Err(StoreError::NoLengths) }.boxed_local(),
             Backend::Memory(m) => {
-                let blob = match m.content() {
-                    Some(bytes) => bytes_to_blob(bytes),
-                    None => Err(StoreError::Backend("the download is not complete".into())),
+                let blob = match m.range_bytes(range) {
+                    Ok(bytes) => bytes_to_blob(bytes),
+                    Err(e) => Err(e),
                 };
                 async move { blob }.boxed_local()
             }
             Backend::Blob(b) => {
-                let blob = b.blob.clone();
-                async move { Ok(blob) }.boxed_local()
+                let blob = b
+                    .blob
+                    .slice_with_f64_and_f64(u64_to_f64(range.start), u64_to_f64(range.end))
+                    .map_err(|e| StoreError::Backend(error_text(&e)));
+                async move { blob }.boxed_local()
             }
-            Backend::Opfs(o) => o.content_blob().boxed_local(),
+            Backend::Opfs(o) => o.content_blob(range).boxed_local(),
         }
     }
 

@@ -2,6 +2,7 @@
 // BitTorrent logic (hashing, pieces, peers, choking) lives in the wasm module.
 import init, * as tabswarm from '/pkg/tabswarm.js';
 import { qrSvg } from './qr.js';
+import { filesFromDataTransfer, filesFromInput } from './folder.js';
 
 const { Client, version, sha1Hex } = tabswarm;
 
@@ -175,9 +176,25 @@ function showFiles(card, t) {
   list.replaceChildren();
   for (const f of files) {
     const li = document.createElement('li');
-    const name = document.createElement('span');
+    const name = document.createElement(files.length > 1 ? 'label' : 'span');
     name.className = 'file-name';
-    name.textContent = f.name;
+    if (files.length > 1) {
+      // Which files to download: a deselected file's pieces are not fetched.
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.className = 't-file-select';
+      box.checked = f.selected;
+      box.onchange = () => {
+        try {
+          if (box.checked) f.select(); else f.deselect();
+        } catch (e) {
+          box.checked = f.selected;
+          showError(plain(e));
+        }
+      };
+      name.append(box, ' ');
+    }
+    name.append(f.path);
     const size = document.createElement('span');
     size.className = 'file-size';
     size.textContent = fmtBytes(f.length);
@@ -237,6 +254,7 @@ function drawPieceMap(canvas, states, availability) {
     const s = states[i];
     if (s === 2) ctx.fillStyle = '#2563eb';
     else if (s === 1) ctx.fillStyle = '#f59e0b';
+    else if (s === 3) ctx.fillStyle = 'hsl(220 10% 92%)';
     else {
       const a = availability ? availability[i] : 1;
       const light = a === 0 ? 30 : 55 + Math.round((30 * a) / maxAvail);
@@ -295,7 +313,9 @@ function follow(card, t, { seeding }) {
   };
   const refresh = () => {
     const s = t.stats();
-    setProgress(card, done ? 1 : s.progress);
+    // Done and progress count the selected files only (all of them by default).
+    done = s.done || (seeding && s.progress === 1);
+    setProgress(card, done ? 1 : (s.wanted ? s.wantedHave / s.wanted : s.progress));
     $('.t-down', card).textContent = fmtRate(s.downloadSpeed);
     $('.t-up', card).textContent = fmtRate(s.uploadSpeed);
     $('.t-peers', card).textContent = String(s.numPeers);
@@ -305,7 +325,7 @@ function follow(card, t, { seeding }) {
     if (done) state = seeding ? `Sharing. ${fmtBytes(s.uploaded)} sent so far.` : `Done: every piece verified. Still sharing with others (${fmtBytes(s.uploaded)} sent).`;
     else if (!s.length) state = 'Fetching the file list from peers…';
     else if (s.numPeers === 0 && performance.now() - started > 8000) state = 'No peers yet. Waiting for someone who has the file to be online.';
-    else state = `Downloading: ${fmtBytes(s.downloaded)} of ${fmtBytes(s.length)}.`;
+    else state = `Downloading: ${fmtBytes(s.wantedHave)} of ${fmtBytes(s.wanted)}.`;
     $('.t-state', card).textContent = state;
     if ($('.more', card).open) {
       drawPieceMap($('.t-map', card), t.pieceStates(), t.availability());
@@ -324,15 +344,24 @@ function follow(card, t, { seeding }) {
 }
 
 // ---------------------------------------------------------------------------- actions
+/** The folder every file's `fullPath` starts with (www/folder.js), if there is one. */
+function commonFolder(files) {
+  const first = (f) => (f.fullPath ?? '').replace(/^\//, '').split('/');
+  const top = first(files[0]);
+  if (top.length < 2) return null;
+  return files.every((f) => { const p = first(f); return p.length >= 2 && p[0] === top[0]; }) ? top[0] : null;
+}
+
 async function seedFiles(fileList) {
   const files = Array.from(fileList);
   if (!files.length) return;
   const total = files.reduce((s, f) => s + f.size, 0);
-  const title = files.length === 1 ? files[0].name : `${files.length} files`;
+  const folder = commonFolder(files);
+  const title = folder ?? (files.length === 1 ? files[0].name : `${files.length} files`);
   const card = newCard(title, fmtBytes(total));
   $('.t-state', card).textContent = 'Hashing…';
   try {
-    const t = await client.seed(files.length === 1 ? files[0] : fileList, {
+    const t = await client.seed(files.length === 1 && !folder ? files[0] : files, {
       onProgress: (fraction) => {
         setProgress(card, fraction);
         $('.t-state', card).textContent = `Hashing… ${Math.floor(fraction * 100)}%`;
@@ -372,15 +401,23 @@ function magnetFromText(text) {
 function wire() {
   const input = $('#file-input');
   input.addEventListener('change', () => { seedFiles(input.files); });
+  const folderInput = $('#folder-input');
+  folderInput.addEventListener('change', () => { seedFiles(filesFromInput(folderInput)); });
   const drop = $('#drop');
   for (const ev of ['dragenter', 'dragover']) {
     drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add('over'); });
   }
   for (const ev of ['dragleave', 'drop']) drop.addEventListener(ev, () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => { e.preventDefault(); seedFiles(e.dataTransfer.files); });
+  // Folders too: their files come with their paths (read during the event, www/folder.js).
+  const onDrop = (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    filesFromDataTransfer(e.dataTransfer).then(seedFiles, (err) => showError(`Could not read the drop: ${plain(err)}`));
+  };
+  drop.addEventListener('drop', onDrop);
   // Dropping outside the zone must not navigate away from the tab that is seeding.
   window.addEventListener('dragover', (e) => e.preventDefault());
-  window.addEventListener('drop', (e) => { e.preventDefault(); if (e.dataTransfer?.files?.length) seedFiles(e.dataTransfer.files); });
+  window.addEventListener('drop', (e) => { if (e.dataTransfer?.items?.length) onDrop(e); else e.preventDefault(); });
 
   $('#magnet-form').addEventListener('submit', (e) => {
     e.preventDefault();

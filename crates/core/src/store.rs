@@ -133,6 +133,31 @@ impl MemoryStore {
         (self.lengths.is_some() && self.stored.iter().all(|&s| s)).then_some(&self.data[..])
     }
 
+    /// The bytes `range` of the content, once every piece they span is stored
+    /// ([`StoreError::Missing`] names the first that is not).
+    pub fn range_bytes(&self, range: std::ops::Range<u64>) -> Result<&[u8], StoreError> {
+        let lengths = self.lengths.ok_or(StoreError::NoLengths)?;
+        let out_of_range = StoreError::OutOfRange {
+            piece: 0,
+            begin: 0,
+            len: 0,
+        };
+        if range.start > range.end || range.end > lengths.total_length() {
+            return Err(out_of_range);
+        }
+        if range.start < range.end {
+            let pl = u64::from(lengths.piece_length());
+            let first = u32::try_from(range.start / pl).map_err(|_| out_of_range.clone())?;
+            let last = u32::try_from((range.end - 1) / pl).map_err(|_| out_of_range.clone())?;
+            if let Some(piece) = (first..=last).find(|&p| !self.has_piece(p)) {
+                return Err(StoreError::Missing { piece });
+            }
+        }
+        let start = usize::try_from(range.start).map_err(|_| out_of_range.clone())?;
+        let end = usize::try_from(range.end).map_err(|_| out_of_range)?;
+        Ok(&self.data[start..end])
+    }
+
     fn range(&self, block: BlockInfo) -> Result<std::ops::Range<usize>, StoreError> {
         let lengths = self.lengths.ok_or(StoreError::NoLengths)?;
         let out_of_range = StoreError::OutOfRange {
@@ -247,6 +272,7 @@ mod tests {
             s.read_block(l.block(p2, 0), &mut Vec::new()),
             Err(StoreError::Missing { piece: 2 })
         );
+        assert_eq!(s.range_bytes(0..10), Err(StoreError::Missing { piece: 0 }));
         for i in 0..3 {
             let p = piece(&l, i);
             let data: Vec<u8> = (0..l.piece_len(p))
@@ -262,6 +288,9 @@ mod tests {
         assert_eq!(out.len(), 53);
         assert_eq!(&out[..3], b"hdr");
         assert_eq!(out[3], 100u8 ^ 2);
+        assert_eq!(s.range_bytes(16_380..16_390).unwrap().len(), 10);
+        assert_eq!(s.range_bytes(5..5).unwrap(), &[] as &[u8]);
+        assert!(s.range_bytes(39_000..40_001).is_err());
         let all = s.content().unwrap();
         assert_eq!(all.len(), 40_000);
         assert_eq!(all[16_384 + 5], 5 ^ 1);
