@@ -133,6 +133,45 @@ export function safeName(name) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reading Blobs.
+
+/**
+ * `blob`'s bytes as a stream of its consecutive slices' streams, `sliceSize` bytes (8 MiB) at a
+ * time. Chromium reads a whole Blob's stream() ahead of a fast reader (tens of MiB of chunks
+ * queued, measured while CRC-ing a 512 MiB Blob); reading slice by slice bounds that to about a
+ * slice. Slicing a Blob copies nothing, disk-backed or not. Other objects with a stream()
+ * (and no slice()) are streamed as they are.
+ */
+export function blobStream(blob, sliceSize = 8 * 1024 * 1024) {
+  if (typeof blob.slice !== 'function' || blob.size <= sliceSize) return blob.stream();
+  let offset = 0;
+  let reader = null;
+  return new ReadableStream({
+    async pull(controller) {
+      for (;;) {
+        if (!reader) {
+          if (offset >= blob.size) {
+            controller.close();
+            return;
+          }
+          reader = blob.slice(offset, Math.min(offset + sliceSize, blob.size)).stream().getReader();
+          offset += sliceSize;
+        }
+        const { done, value } = await reader.read();
+        if (!done) {
+          controller.enqueue(value);
+          return;
+        }
+        reader = null;
+      }
+    },
+    cancel(reason) {
+      return reader?.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Record encoders. Exported for the unit tests (`_records`); offsets and sizes are Numbers
 // (exact up to 2^53), written as 64-bit little-endian in the ZIP64 records.
 
@@ -396,7 +435,7 @@ async function* archiveChunks(entries, options) {
     } else if (!e.directory) {
       let crc = 0;
       let size = 0;
-      const data = blob ? blob.stream() : stream;
+      const data = blob ? blobStream(blob) : stream;
       const reader = data.getReader();
       let finished = false;
       try {
@@ -462,7 +501,7 @@ export async function zipBlob(entries, options = {}) {
     if (!blob || blob.size === 0) continue;
     let crc = 0;
     let size = 0;
-    await drain(blob.stream(), e.path, (bytes) => {
+    await drain(blobStream(blob), e.path, (bytes) => {
       crc = crc32(crc, bytes);
       size += bytes.length;
       read += bytes.length;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { zipStream, zipBlob, crc32, safePath, safeName, dosDateTime, _records } from '../../www/zip.js';
+import { zipStream, zipBlob, blobStream, crc32, safePath, safeName, dosDateTime, _records } from '../../www/zip.js';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'tabswarm-zip-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
@@ -151,6 +151,21 @@ test('crc32 agrees with zlib on every length, alignment and split', () => {
     assert.equal(crc32(crc32(0, b.subarray(0, cut)), b.subarray(cut)), zlib.crc32(b), `split at ${cut}`);
   }
   assert.equal(crc32(0, new TextEncoder().encode('123456789')), 0xcbf43926); // the check value
+});
+
+test('blobStream reads a Blob slice by slice: same bytes, cancellable', async () => {
+  const b = bytes(1_000_003, 4);
+  const blob = new Blob([b]);
+  for (const slice of [1, 999, 65_536, 1_000_003, 4 << 20]) {
+    const got = new Uint8Array(await new Response(blobStream(blob, slice)).arrayBuffer());
+    assert.equal(sha256(got), sha256(b), `slices of ${slice}`);
+  }
+  assert.equal((await new Response(blobStream(new Blob([]), 10)).arrayBuffer()).byteLength, 0);
+  const reader = blobStream(blob, 1000).getReader();
+  const first = await reader.read();
+  assert.ok(first.value.length <= 1000);
+  await reader.cancel();
+  assert.equal((await reader.read()).done, true);
 });
 
 test('safePath accepts relative paths and refuses what could escape or that a file system refuses', () => {
