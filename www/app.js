@@ -3,6 +3,7 @@
 import init, * as tabswarm from '/pkg/tabswarm.js';
 import { qrSvg } from './qr.js';
 import { filesFromDataTransfer, filesFromInput } from './folder.js';
+import { saveFile, saveTorrent } from './save.js';
 
 const { Client, version, sha1Hex } = tabswarm;
 
@@ -78,15 +79,14 @@ function plain(err) {
 }
 
 // ---------------------------------------------------------------------------- torrent cards
-function saveBlob(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name || 'download';
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+/** Runs a save (www/save.js: streamed to a picked file or folder where the browser can, else a
+ * download of the disk-backed Blob); a failure is shown, a cancel is not. */
+async function save(what, run) {
+  try {
+    await run();
+  } catch (e) {
+    showError(`Could not save ${what}: ${plain(e)}`);
+  }
 }
 
 function shareLinkFor(t) {
@@ -206,24 +206,15 @@ function showFiles(card, t) {
       b.textContent = 'Save';
       b.disabled = true;
       b.setAttribute('aria-label', `Save ${f.name}`);
-      b.onclick = async () => saveBlob(await f.blob(), f.name.split('/').pop());
+      b.onclick = () => save(f.name, () => saveFile(f));
       li.append(b);
     }
     list.append(li);
   }
-  const save = $('.t-save', card);
-  save.textContent = files.length > 1 ? 'Save all files' : 'Save';
-  save.onclick = async () => {
-    try {
-      if (files.length > 1) {
-        for (const f of files) saveBlob(await f.blob(), f.name.split('/').pop());
-      } else {
-        saveBlob(await t.blob(), t.name);
-      }
-    } catch (e) {
-      showError(`Could not save: ${plain(e)}`);
-    }
-  };
+  const saveButton = $('.t-save', card);
+  saveButton.textContent = files.length > 1 ? 'Save all files' : 'Save';
+  // Several files save as a folder (or a zip); only the selected ones were downloaded.
+  saveButton.onclick = () => save(t.name, () => saveTorrent({ name: t.name, files: t.files.filter((f) => f.selected) }));
   $('.files', card).hidden = files.length === 0;
 }
 

@@ -114,12 +114,15 @@ async function launchFirefox(extraArgs) {
 }
 
 /**
- * Opens `url` in a new isolated context of `browser`. Console errors and page errors are
+ * Opens `url` in a new isolated context of `browser` (`init`: a script for its pages to run
+ * first; Chromium only). Console errors and page errors are
  * collected in `page.errors`, uncaught exceptions and unhandled rejections alone in
  * `page.uncaught`, so tests can assert there were none.
  */
-export async function openPeer(browser, url, { name = 'peer' } = {}) {
+export async function openPeer(browser, url, { name = 'peer', init } = {}) {
   const context = await browser.newContext({ acceptDownloads: true });
+  // `init` runs in every page of the context before its scripts (Playwright's addInitScript).
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   page.errors = [];
   page.uncaught = [];

@@ -23,7 +23,10 @@ test('a file picked in page A is saved byte for byte by page B through the share
   const qrPath = await a.$eval('.qr svg path', (p) => p.getAttribute('d'));
   assert.match(qrPath, /^(M\d+,\d+h1v1h-1z){100,}$/);
 
-  const b = await openPeer(browser, href, { name: 'B' });
+  // Without the File System Access pickers (headless Chromium aborts them at once), Save takes
+  // the page's fallback: a download of the disk-backed Blob. The picker path: page-library.
+  const noPickers = () => { delete window.showSaveFilePicker; delete window.showDirectoryPicker; };
+  const b = await openPeer(browser, href, { name: 'B', init: noPickers });
   await b.setViewportSize({ width: 390, height: 844 }); // phone width
   // Screenshot B while the transfer runs (first time progress is between 1 and 99).
   let during = false;

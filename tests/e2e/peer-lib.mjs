@@ -47,6 +47,21 @@ export function withSwarm({ browsers = [browserKind()] } = {}) {
   return swarm;
 }
 
+/**
+ * Evaluates `fn(arg)` in `page` (it may be async) every 200 ms until it returns a truthy value,
+ * and returns that value; throws after `timeoutMs`. (Playwright's waitForFunction takes the
+ * promise of an async function for a truthy result.)
+ */
+export async function until(page, fn, arg, { timeoutMs = 10_000, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await page.evaluate(fn, arg);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Closes the pages' browser contexts. */
 export const closePeers = (...pages) => Promise.all(pages.map((p) => p.context().close()));
 

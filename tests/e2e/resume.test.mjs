@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS } from './harness.mjs';
-import { withSwarm, closePeers, tabswarmSeed, tabswarmDownload, startDownload, waitDone } from './peer-lib.mjs';
+import { withSwarm, closePeers, tabswarmSeed, tabswarmDownload, startDownload, waitDone, until } from './peer-lib.mjs';
 
 const swarm = withSwarm();
 const MiB = 1024 * 1024;
@@ -98,9 +98,9 @@ test('removing a torrent deletes its data; keepData unlists it and a re-add resu
   assert.ok(listing[s.infoHash]?.includes('state.json') && listing[s.infoHash].includes('torrent'), JSON.stringify(listing));
   // keepData: unlisted (no state.json), pieces stay; adding it again needs no transfer.
   await leech.evaluate(() => window.download.destroy({ keepData: true }));
-  await leech.waitForFunction((h) => navigator.storage.getDirectory()
+  await until(leech, (h) => navigator.storage.getDirectory()
     .then((r) => r.getDirectoryHandle('tabswarm')).then((t) => t.getDirectoryHandle(h))
-    .then((d) => d.getFileHandle('state.json')).then(() => false, () => true), s.infoHash);
+    .then((d) => d.getFileHandle('state.json')).then(() => false, () => true), s.infoHash, { what: 'state.json to go' });
   listing = await files();
   assert.ok(!listing[s.infoHash].includes('state.json') && listing[s.infoHash].includes('p0'), JSON.stringify(listing));
   assert.equal((await restore(leech)).torrents.length, 0, 'an unlisted torrent is not restored');
@@ -113,11 +113,11 @@ test('removing a torrent deletes its data; keepData unlists it and a re-add resu
   assert.deepEqual(again, { received: 0, progress: 1 }, 'the kept data serves the re-add, with no seed online');
   // destroy(): the directory goes.
   await leech.evaluate(() => window.client.torrents[0].destroy());
-  await leech.waitForFunction(async (h) => {
+  await until(leech, async (h) => {
     const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabswarm');
     for await (const n of root.keys()) if (n === h) return false;
     return true;
-  }, s.infoHash);
+  }, s.infoHash, { what: 'the directory to go' });
   await closePeers(leech);
 });
 
