@@ -138,8 +138,8 @@ enum Work {
     SelectFile(u32, bool),
     /// Stop, and leave the library as it says.
     Destroy(Leave),
-    /// Cannot go on (`error` event, then stopped; its data is deleted).
-    Fail(Failure),
+    /// Cannot go on: an `error` event, then stopped, leaving the library as it says.
+    Fail(Failure, Leave),
 }
 
 /// Work for after the engine state is released.
@@ -340,7 +340,8 @@ impl Driver {
         wasm_bindgen_futures::spawn_local(async move {
             if let Err(f) = crate::library::check_quota(needed).await {
                 if let Some(d) = me.upgrade() {
-                    d.push(Work::Fail(f));
+                    // Nothing is stored yet: the magnet's entry goes.
+                    d.push(Work::Fail(f, Leave::Delete));
                 }
             }
         });
@@ -602,6 +603,15 @@ impl Driver {
                 }
             }
             Work::Store(StoreNote::ReadReady) => s.engine.handle_input(now, Input::StoreReady),
+            // A full disk stops the torrent (the estimate the early check trusts can be wrong):
+            // what it stored stays listed, to resume once there is room.
+            Work::Store(StoreNote::Failed(f)) if f.code == ErrorCode::StorageQuota => {
+                if s.ended.is_none() {
+                    fx.push(error_effect(f.clone()));
+                    self.end(&mut s, f, Leave::Stay, &mut fx);
+                }
+                return fx;
+            }
             Work::Store(StoreNote::Failed(f)) => fx.push(error_effect(f)),
             Work::Notice(n) => {
                 let code = match n {
@@ -648,10 +658,10 @@ impl Driver {
                 self.end(&mut s, ended, leave, &mut fx);
                 return fx;
             }
-            Work::Fail(f) => {
+            Work::Fail(f, leave) => {
                 if s.ended.is_none() {
                     fx.push(error_effect(f.clone()));
-                    self.end(&mut s, f, Leave::Delete, &mut fx);
+                    self.end(&mut s, f, leave, &mut fx);
                 }
                 return fx;
             }

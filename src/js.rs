@@ -100,6 +100,14 @@ pub fn random_bytes(buf: &mut [u8]) {
     }
 }
 
+/// Resolves after `ms` milliseconds (a `setTimeout`).
+pub async fn sleep_ms(ms: u32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, clamp_ms(ms));
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+}
+
 /// A random 64-bit seed for the core's deterministic generator.
 pub fn random_seed() -> u64 {
     let mut b = [0u8; 8];

@@ -35,6 +35,9 @@ use crate::storage::{js_await, navigator_storage, opfs_available};
 const ROOT: &str = "tabswarm";
 const STATE: &str = "state.json";
 const TORRENT: &str = "torrent";
+/// Attempts to take an entry's lock held elsewhere, [`LOCK_RETRY_MS`] apart.
+const LOCK_TRIES: u32 = 10;
+const LOCK_RETRY_MS: u32 = 100;
 /// Piece files whose sizes are read at once while scanning a directory.
 const SCAN_BATCH: usize = 256;
 
@@ -77,9 +80,19 @@ impl Entry {
         if !opfs_available() {
             return Err("this browser has no OPFS".into());
         }
-        let release = match lock(&format!("tabswarm:{}", info_hash.to_hex())).await? {
-            Held::No => return Ok(None),
-            Held::Yes(release) => release,
+        let name = format!("tabswarm:{}", info_hash.to_hex());
+        // An entry this page is closing (a torrent just destroyed) lets go within moments;
+        // another tab's holds it for as long as it runs.
+        let mut tries = 0;
+        let release = loop {
+            match lock(&name).await? {
+                Held::Yes(release) => break release,
+                Held::No if tries < LOCK_TRIES => {
+                    tries += 1;
+                    crate::js::sleep_ms(LOCK_RETRY_MS).await;
+                }
+                Held::No => return Ok(None),
+            }
         };
         let name = info_hash.to_hex();
         let dir = async move {

@@ -161,3 +161,39 @@ test('a browser restart on the same profile lists the finished download, which s
     fs.rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('a download bigger than the quota is refused at once; a full disk midway stops it with ERR_STORAGE_QUOTA', { timeout: 120_000 }, async () => {
+  const size = 16 * MiB;
+  const seed = await swarm.tabswarm('seed');
+  const leech = await swarm.tabswarm('leech');
+  const s = await tabswarmSeed(seed, { size, seed: 10 });
+  // A .torrent that declares more than this context may store (no peer needed to refuse it).
+  const huge = await leech.evaluate(async () => {
+    const { quota, usage } = await window.client.storageEstimate();
+    const length = 2 * (quota - usage) + 12345;
+    const pieceLength = 64 * 1024 * 1024;
+    const pieces = Math.ceil(length / pieceLength);
+    const enc = new TextEncoder();
+    const name = 'huge.bin';
+    const info = `d6:lengthi${length}e4:name${name.length}:${name}12:piece lengthi${pieceLength}e6:pieces${pieces * 20}:`;
+    const bytes = new Uint8Array([...enc.encode(`d4:info${info}`), ...new Uint8Array(pieces * 20).fill(7), ...enc.encode('ee')]);
+    const code = await window.withTimeout(window.client.add(bytes).then(() => 'added', (e) => e.code), 10_000, () => 'add of a huge torrent');
+    return { code, length, torrents: window.client.torrents.length };
+  });
+  assert.equal(huge.code, 'ERR_STORAGE_QUOTA', JSON.stringify(huge));
+  assert.equal(huge.torrents, 0);
+  // Chromium's DevTools protocol caps this origin's storage at 4 MiB, which its estimate()
+  // does not show: the writes fail midway, and the download stops instead of retrying.
+  const cdp = await leech.context().newCDPSession(leech);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: swarm.tracker.url, quotaSize: 4 * MiB });
+  const r = await leech.evaluate(async (magnet) => {
+    const d = await window.client.add(magnet);
+    const error = new Promise((resolve) => d.on('error', (e) => resolve(e.code)));
+    const done = await window.withTimeout(d.done().then(() => 'done', (e) => e.code), 30_000, () => `progress ${d.progress}`);
+    return { error: await window.withTimeout(error, 5_000, () => 'no error event'), done, received: d.received };
+  }, s.magnetUri);
+  assert.equal(r.error, 'ERR_STORAGE_QUOTA');
+  assert.equal(r.done, 'ERR_STORAGE_QUOTA', 'done() rejects with the reason');
+  assert.ok(r.received < size, `stopped: received ${r.received} of ${size}`);
+  await closePeers(seed, leech);
+});
