@@ -42,6 +42,8 @@ wasm-pack test --headless --chrome .
 # Firefox's preferences are in webdriver.json; without --geckodriver wasm-pack downloads one.
 wasm-pack test --headless --firefox --geckodriver "$GECKODRIVER" .
 kill $tracker_pid
+step "unit tests of the page's modules (node)"
+node --test tests/unit/
 step "end-to-end tests (headless Chromium; cross-browser swarms with Firefox)"
 node --test --test-concurrency=1 tests/e2e/
 step "end-to-end tests of the peer in Firefox"
