@@ -41,9 +41,9 @@ pub mod tracker_json;
 
 use api::{ErrorCode, Failure};
 use driver::{torrent_info_hash, Driver, DriverConfig};
-use library::{Entry, Leave};
 use input::{AddInput, SeedInput};
 use js::{f64_to_i64, f64_to_u32, f64_to_u64, prop, set, u64_to_f64};
+use library::{Entry, Leave};
 use rtc::RtcConfig;
 use storage::{opfs_available, BrowserStore, Placement, MEMORY_LIMIT};
 use tabswarm_core::bitfield::Bitfield;
@@ -253,11 +253,21 @@ impl Client {
             let (torrent, extra, name, selection) = match parsed {
                 AddInput::Magnet(m) => {
                     let selection = m.select_only.map_or(Selection::All, Selection::Files);
-                    (EngineTorrent::Magnet(m.info_hash), m.trackers, m.name, selection)
+                    (
+                        EngineTorrent::Magnet(m.info_hash),
+                        m.trackers,
+                        m.name,
+                        selection,
+                    )
                 }
                 AddInput::Torrent(meta) => {
                     let announce = meta.announce.clone();
-                    (EngineTorrent::Download(*meta), announce, None, Selection::All)
+                    (
+                        EngineTorrent::Download(*meta),
+                        announce,
+                        None,
+                        Selection::All,
+                    )
                 }
             };
             let info_hash = torrent_info_hash(&torrent);
@@ -298,11 +308,19 @@ impl Client {
                     continue;
                 };
                 let magnet = tabswarm_core::magnet::Magnet::parse(&record.magnet).ok();
-                let trackers = magnet.as_ref().map(|m| m.trackers.clone()).unwrap_or_default();
+                let trackers = magnet
+                    .as_ref()
+                    .map(|m| m.trackers.clone())
+                    .unwrap_or_default();
                 let name = magnet.and_then(|m| m.name);
                 let announce = inner.announce_for(&JsValue::UNDEFINED, &trackers)?;
                 match inner
-                    .open_kept(entry, EngineTorrent::Magnet(hash), announce, record.selection)
+                    .open_kept(
+                        entry,
+                        EngineTorrent::Magnet(hash),
+                        announce,
+                        record.selection,
+                    )
                     .await
                 {
                     Ok(d) => {
@@ -478,7 +496,11 @@ impl ClientInner {
                 let stored = entry.scan(lengths).await.map_err(storage)?;
                 let needed = missing_bytes(&m, &stored, &selection);
                 if let Err(f) = library::check_quota(needed).await {
-                    entry.close(if stored.is_empty() { Leave::Delete } else { Leave::Stay });
+                    entry.close(if stored.is_empty() {
+                        Leave::Delete
+                    } else {
+                        Leave::Stay
+                    });
                     return Err(f.into());
                 }
                 let hashes: Rc<[[u8; 20]]> = m.info.pieces().into();
@@ -901,9 +923,10 @@ fn missing_bytes(meta: &Metainfo, stored: &[u32], selection: &Selection) -> u64 
         for (i, (_, range)) in meta.info.file_ranges().enumerate() {
             let chosen = u32::try_from(i).is_ok_and(|i| set.contains(i));
             if chosen && range.start < range.end {
-                let (first, last) = (range.start / pl, (range.end - 1) / pl);
-                for p in first..=last {
-                    wanted[p as usize] = true;
+                let first = usize::try_from(range.start / pl).unwrap_or(usize::MAX);
+                let last = usize::try_from((range.end - 1) / pl).unwrap_or(usize::MAX);
+                for w in wanted.iter_mut().take(last.saturating_add(1)).skip(first) {
+                    *w = true;
                 }
             }
         }

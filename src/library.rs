@@ -148,7 +148,9 @@ impl Entry {
             Selection::Files(set) => set.to_string().into(),
         };
         set(&o, "select", &select);
-        let text: String = js_sys::JSON::stringify(&o).map(String::from).unwrap_or_default();
+        let text: String = js_sys::JSON::stringify(&o)
+            .map(String::from)
+            .unwrap_or_default();
         self.write_later(STATE, text.into_bytes());
     }
 
@@ -182,7 +184,10 @@ impl Entry {
                 .as_string()
                 .and_then(|n| piece_index(&n))
                 .filter(|&i| i < lengths.num_pieces());
-            if let (Some(i), true) = (index, prop(&handle, "kind").as_string().as_deref() == Some("file")) {
+            if let (Some(i), true) = (
+                index,
+                prop(&handle, "kind").as_string().as_deref() == Some("file"),
+            ) {
                 batch.push((i, handle.unchecked_into()));
             }
             if batch.len() >= SCAN_BATCH {
@@ -394,7 +399,10 @@ async fn sizes(
     if batch.is_empty() {
         return Ok(());
     }
-    let files: js_sys::Array = batch.iter().map(|(_, h)| JsValue::from(h.get_file())).collect();
+    let files: js_sys::Array = batch
+        .iter()
+        .map(|(_, h)| JsValue::from(h.get_file()))
+        .collect();
     let files = js_await(js_sys::Promise::all(&files)).await?;
     let files = js_sys::Array::from(&files);
     for ((i, _), file) in batch.iter().zip(files.iter()) {
@@ -499,7 +507,15 @@ mod tests {
     fn piece_names_are_canonical() {
         assert_eq!(piece_index("p0"), Some(0));
         assert_eq!(piece_index("p123"), Some(123));
-        for bad in ["p", "p01", "p-1", "q1", "p1.crswap", "p99999999999", "state.json"] {
+        for bad in [
+            "p",
+            "p01",
+            "p-1",
+            "q1",
+            "p1.crswap",
+            "p99999999999",
+            "state.json",
+        ] {
             assert_eq!(piece_index(bad), None, "{bad}");
         }
     }

@@ -31,9 +31,12 @@ pub(crate) struct OpfsStore {
     dir: DirFuture,
     loader: Loader,
     /// Pieces found on disk at start and not yet read back, with the hashes to check them by.
-    unchecked: Rc<RefCell<Option<(Rc<[[u8; 20]]>, HashSet<u32>)>>>,
+    unchecked: Rc<RefCell<Option<Unchecked>>>,
     shared: Rc<RefCell<OpfsShared>>,
 }
+
+/// The piece hashes, and the pieces found on disk at start that were not read back yet.
+type Unchecked = (Rc<[[u8; 20]]>, HashSet<u32>);
 
 struct OpfsShared {
     notify: StoreNotify,
@@ -87,10 +90,7 @@ impl OpfsStore {
         hashes: Option<Rc<[[u8; 20]]>>,
         notify: StoreNotify,
     ) -> OpfsStore {
-        let unchecked = match hashes {
-            Some(h) => Some((h, stored.iter().copied().collect())),
-            None => None,
-        };
+        let unchecked = hashes.map(|h| (h, stored.iter().copied().collect()));
         OpfsStore {
             lengths: None,
             temporary,
@@ -254,8 +254,8 @@ impl OpfsStore {
                         .unchecked_into();
                 parts.push(&js_await(handle.get_file()).await.map_err(backend)?);
             }
-            let all =
-                web_sys::Blob::new_with_blob_sequence(&parts).map_err(|e| backend(error_text(&e)))?;
+            let all = web_sys::Blob::new_with_blob_sequence(&parts)
+                .map_err(|e| backend(error_text(&e)))?;
             let len = range.end - range.start;
             all.slice_with_f64_and_f64(u64_to_f64(skip), u64_to_f64(skip + len))
                 .map_err(|e| backend(error_text(&e)))
@@ -285,7 +285,10 @@ impl OpfsStore {
 
 /// The pieces that hold the bytes `range` of the content, and the offset of `range.start` in
 /// the first of them; `None` for an empty range or one past the end.
-pub(crate) fn span(lengths: Lengths, range: &std::ops::Range<u64>) -> Option<(std::ops::Range<u32>, u64)> {
+pub(crate) fn span(
+    lengths: Lengths,
+    range: &std::ops::Range<u64>,
+) -> Option<(std::ops::Range<u32>, u64)> {
     if range.start >= range.end || range.end > lengths.total_length() {
         return None;
     }
@@ -297,7 +300,7 @@ pub(crate) fn span(lengths: Lengths, range: &std::ops::Range<u64>) -> Option<(st
 
 /// A piece found on disk at start is served only once its SHA-1 matches.
 fn check_kept(
-    unchecked: &RefCell<Option<(Rc<[[u8; 20]]>, HashSet<u32>)>>,
+    unchecked: &RefCell<Option<Unchecked>>,
     index: u32,
     data: &[u8],
 ) -> Result<(), String> {
@@ -318,4 +321,3 @@ fn check_kept(
         )),
     }
 }
-

@@ -84,9 +84,14 @@ async fn opfs_store_round_trips_pieces_and_builds_a_disk_backed_blob() {
     assert!(!waited);
     assert_eq!(early, &data[16_384 + 10..16_384 + 110]);
 
-    let blob = store.content_blob().await.expect("content blob");
+    let blob = store.content_blob(0..100_000).await.expect("content blob");
     assert_eq!(blob.size(), 100_000.0);
     assert_eq!(read_blob(&blob).await.unwrap(), data);
+    // A range across a piece boundary comes from the two piece files it spans.
+    let part = store.content_blob(16_000..40_000).await.expect("range blob");
+    assert_eq!(read_blob(&part).await.unwrap(), &data[16_000..40_000]);
+    let empty = store.content_blob(5..5).await.expect("empty range");
+    assert_eq!(empty.size(), 0.0);
 
     // Once written, reads go to disk: Pending first, then Ready after the note.
     let last = lengths.num_pieces() - 1;
