@@ -147,6 +147,8 @@ enum Effect {
     Emit(TorrentEvent, JsValue),
     Drop(Box<dyn std::any::Any>),
     Completed,
+    /// A connection's transport failed: the trackers announce again soon.
+    PeerLost,
 }
 
 impl Driver {
@@ -694,11 +696,17 @@ impl Driver {
                 s.engine
                     .handle_input(now, Input::SendBuffer { peer, buffered });
             }
-            RtcEvent::Closed(_) => {
+            RtcEvent::Closed { lost, .. } => {
                 let was_open = conn.open;
+                let established = conn.who.is_some();
                 self.drop_conn(s, id, fx);
                 if was_open {
                     s.engine.handle_input(now, Input::Disconnected { peer });
+                }
+                // The transport of a peer we swarmed with died (not a close by either side):
+                // offer again soon, it may not announce for minutes.
+                if lost && established {
+                    fx.push(Effect::PeerLost);
                 }
             }
         }
@@ -923,6 +931,13 @@ impl Driver {
                 let trackers = std::mem::take(&mut self.state.borrow_mut().trackers);
                 for t in &trackers {
                     t.completed();
+                }
+                self.restore_trackers(trackers);
+            }
+            Effect::PeerLost => {
+                let trackers = std::mem::take(&mut self.state.borrow_mut().trackers);
+                for t in &trackers {
+                    t.peer_lost();
                 }
                 self.restore_trackers(trackers);
             }

@@ -54,6 +54,12 @@ const WRITABLE_POLL_MS: u32 = 50;
 const ICE_SETTLE_MS: u32 = 1_000;
 /// Never wait longer than this for ICE gathering.
 const ICE_MAX_MS: u32 = 5_000;
+/// A connection `disconnected` this long (its ICE consent checks went unanswered) is given up
+/// as lost. Browsers wait much longer before `failed` (Chromium 10 s more here, up to 30 s),
+/// and a remote whose side died may not announce again for minutes: libtorrent 2.1 under CPU
+/// load loses its end of a transferring connection without a close reaching us, and has no
+/// other peer to download from until someone offers again (bench/results/NOTES.md).
+const DISCONNECTED_GRACE_MS: u32 = 2_000;
 /// The label of the channels we open; peers accept any label (WebTorrent's are random hex).
 const CHANNEL_LABEL: &str = "tabswarm";
 
@@ -95,8 +101,9 @@ pub enum RtcEvent {
     /// A blocked channel drained to [`LOW_WATER`]: sending may resume.
     Writable,
     /// The channel or the connection closed or failed. Reported once, and never after the
-    /// [`RtcPeer`] was dropped.
-    Closed(String),
+    /// [`RtcPeer`] was dropped. `lost`: the transport failed (the connection went `failed`, or
+    /// stayed `disconnected` for [`DISCONNECTED_GRACE_MS`]) rather than being closed by a side.
+    Closed { reason: String, lost: bool },
 }
 
 /// Receives a peer's events. Called from JS event handlers; it may drop the [`RtcPeer`].
@@ -286,6 +293,7 @@ impl RtcPeer {
             blocked: Cell::new(false),
             poll: RefCell::new(None),
             closed: Cell::new(false),
+            grace: RefCell::new(None),
         });
         let on_channel = {
             let weak = Rc::downgrade(&shared);
@@ -308,14 +316,7 @@ impl RtcPeer {
             let pc2 = pc.clone();
             Listener::new(&pc, "connectionstatechange", move |_| {
                 let Some(shared) = weak.upgrade() else { return };
-                let state = pc2.connection_state();
-                if matches!(
-                    state,
-                    web_sys::RtcPeerConnectionState::Failed
-                        | web_sys::RtcPeerConnectionState::Closed
-                ) {
-                    emit_closed(&shared, &format!("connection {state:?}"));
-                }
+                on_connection_state(&shared, &pc2);
             })
         };
         Ok(RtcPeer {
@@ -332,6 +333,7 @@ impl Drop for RtcPeer {
     fn drop(&mut self) {
         self.shared.closed.set(true);
         self.shared.poll.borrow_mut().take();
+        self.shared.grace.borrow_mut().take();
         if let Some(channel) = self.shared.channel.borrow_mut().take() {
             let dc = channel.dc.clone();
             drop(channel);
@@ -355,6 +357,8 @@ struct Shared {
     poll: RefCell<Option<Timer>>,
     /// `Closed` was reported (or the peer was dropped): report nothing more.
     closed: Cell<bool>,
+    /// Armed while the connection is `disconnected`: gives it up after [`DISCONNECTED_GRACE_MS`].
+    grace: RefCell<Option<Timer>>,
 }
 
 struct Channel {
@@ -383,7 +387,7 @@ fn attach_channel(shared: &Rc<Shared>, dc: RtcDataChannel) {
         Listener::new(
             &dc,
             "close",
-            with(|s, _| emit_closed(s, "data channel closed")),
+            with(|s, _| emit_closed(s, "data channel closed", false)),
         ),
         Listener::new(
             &dc,
@@ -393,7 +397,7 @@ fn attach_channel(shared: &Rc<Shared>, dc: RtcDataChannel) {
                     .dyn_ref::<web_sys::ErrorEvent>()
                     .map(|e| e.message())
                     .unwrap_or_else(|| "data channel error".to_string());
-                emit_closed(s, &msg);
+                emit_closed(s, &msg, false);
             }),
         ),
     ];
@@ -454,10 +458,43 @@ fn arm_poll(shared: &Rc<Shared>) {
     *shared.poll.borrow_mut() = Some(timer);
 }
 
-fn emit_closed(shared: &Rc<Shared>, reason: &str) {
+fn emit_closed(shared: &Rc<Shared>, reason: &str, lost: bool) {
     if !shared.closed.replace(true) {
         shared.poll.borrow_mut().take();
-        (shared.sink)(RtcEvent::Closed(reason.to_string()));
+        shared.grace.borrow_mut().take();
+        (shared.sink)(RtcEvent::Closed {
+            reason: reason.to_string(),
+            lost,
+        });
+    }
+}
+
+/// `failed` ends the connection; `disconnected` does after [`DISCONNECTED_GRACE_MS`] unless it
+/// recovers first.
+fn on_connection_state(shared: &Rc<Shared>, pc: &RtcPeerConnection) {
+    use web_sys::RtcPeerConnectionState as S;
+    match pc.connection_state() {
+        S::Failed => emit_closed(shared, "connection failed", true),
+        S::Closed => emit_closed(shared, "connection closed", false),
+        S::Disconnected => {
+            if shared.grace.borrow().is_some() || shared.closed.get() {
+                return;
+            }
+            let weak = Rc::downgrade(shared);
+            let pc = pc.clone();
+            let timer = Timer::once(DISCONNECTED_GRACE_MS, move || {
+                let Some(shared) = weak.upgrade() else { return };
+                shared.grace.borrow_mut().take();
+                if matches!(pc.connection_state(), S::Disconnected | S::Failed) {
+                    let reason = format!("connection disconnected for {DISCONNECTED_GRACE_MS} ms");
+                    emit_closed(&shared, &reason, true);
+                }
+            });
+            *shared.grace.borrow_mut() = Some(timer);
+        }
+        _ => {
+            shared.grace.borrow_mut().take();
+        }
     }
 }
 

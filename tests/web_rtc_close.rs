@@ -21,7 +21,7 @@ async fn dropping_one_side_closes_the_other() {
     assert_eq!(rx_b.next().await, Some(RtcEvent::Data(b"bye".to_vec())));
     drop(a);
     match rx_b.next().await {
-        Some(RtcEvent::Closed(_)) => {}
+        Some(RtcEvent::Closed { .. }) => {}
         other => panic!("expected Closed, got {other:?}"),
     }
     assert!(!b.is_open());

@@ -135,7 +135,9 @@ async fn opened(events: &mut mpsc::UnboundedReceiver<(u64, RtcEvent)>) -> u64 {
         let (id, ev) = events.next().await.expect("events");
         match ev {
             RtcEvent::Open => return id,
-            RtcEvent::Closed(r) => panic!("connection {id} closed before opening: {r}"),
+            RtcEvent::Closed { reason, .. } => {
+                panic!("connection {id} closed before opening: {reason}")
+            }
             _ => {}
         }
     }

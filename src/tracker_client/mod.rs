@@ -22,7 +22,7 @@ use tabswarm_core::tracker_proto::{InfoHash, OfferId, PeerId};
 use tabswarm_core::tracker_session::TrackerSession;
 pub use tabswarm_core::tracker_session::Transfer;
 
-use crate::js::Timer;
+use crate::js::{self, Timer};
 use crate::peer_slots::Slot;
 use crate::rtc::{EventSink, RtcConfig, RtcPeer};
 
@@ -130,6 +130,7 @@ impl TrackerClient {
             socket: None,
             reconnect: None,
             announce_timer: None,
+            peer_lost_timer: None,
             expiry: None,
             pending: HashMap::new(),
             stopped: false,
@@ -145,6 +146,23 @@ impl TrackerClient {
             .socket
             .as_ref()
             .is_some_and(socket::Socket::is_open)
+    }
+
+    /// A peer connection failed: announce with offers soon (core's `TrackerSession::peer_lost`
+    /// says when), so that the peer, which may not announce for minutes, can come back.
+    pub fn peer_lost(&self) {
+        let Some(ms) = self.state.borrow_mut().session.peer_lost(js::now()) else {
+            return;
+        };
+        let weak = Rc::downgrade(&self.state);
+        let timer = Timer::once(ms, move || {
+            if let Some(state) = weak.upgrade() {
+                if !state.borrow().stopped {
+                    offers::announce_with_offers(&state, None);
+                }
+            }
+        });
+        self.state.borrow_mut().peer_lost_timer = Some(timer);
     }
 
     /// Announces `completed` (once): we have every piece.
@@ -175,6 +193,8 @@ struct State {
     socket: Option<socket::Socket>,
     reconnect: Option<Timer>,
     announce_timer: Option<Timer>,
+    /// The announce [`TrackerClient::peer_lost`] asked for.
+    peer_lost_timer: Option<Timer>,
     /// Prunes unanswered offers; armed while any are pending.
     expiry: Option<Timer>,
     /// Our offers awaiting an answer, by offer id.

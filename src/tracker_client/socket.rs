@@ -242,6 +242,7 @@ pub(super) fn stop(state: &Rc<RefCell<State>>) {
         let mut s = state.borrow_mut();
         s.reconnect = None;
         s.announce_timer = None;
+        s.peer_lost_timer = None;
         s.expiry = None;
         (s.socket.take(), std::mem::take(&mut s.pending))
     };

@@ -3,7 +3,10 @@
 // tests/native/lt_peer.py, driven by JSON lines; the tabswarm and WebTorrent peers are pages of
 // headless Chromium as in tests/e2e. Python: $TABSWARM_PYTHON, else the venv scripts/bootstrap.sh
 // makes. Run: node --test --test-concurrency=1 tests/native/libtorrent.test.mjs
-// LT_VERBOSE=1 prints libtorrent's stderr and progress lines.
+// LT_VERBOSE=1 prints libtorrent's stderr and progress lines (and the seed's peer log after each
+// run of the 64 MiB test); LT_PEER_VERBOSE=1 libtorrent's connection alerts; LT_PEER_LOG_FILE=path
+// appends every libtorrent alert, its peer and torrent logs included, to path; LT_RTC_LOG=1 adds
+// the seed page's WebRTC events to the 64 MiB test's seed log.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -192,25 +195,63 @@ async function tsWithMessageSize(name, maxMessageSize) {
   return page;
 }
 
+/**
+ * Logs the page's WebRTC connections (state changes, data channel events, who closed what) in
+ * `window.rtcLog`, with wall-clock seconds to line up with libtorrent's alerts (LT_PEER_LOG_FILE).
+ */
+async function logRtc(page) {
+  await page.evaluate(() => {
+    const Orig = window.RTCPeerConnection;
+    let n = 0;
+    window.rtcLog = [];
+    const T = () => (Date.now() / 1000).toFixed(3);
+    window.RTCPeerConnection = class extends Orig {
+      constructor(...a) {
+        super(...a);
+        const id = ++n;
+        this._log = (m) => window.rtcLog.push(`${T()} pc${id} ${m}`);
+        this._log('new');
+        this.addEventListener('connectionstatechange', () => this._log(`conn ${this.connectionState}`));
+        this.addEventListener('iceconnectionstatechange', () => this._log(`ice ${this.iceConnectionState}`));
+        this.addEventListener('datachannel', (e) => { this._log(`datachannel ${e.channel.label}`); this._hook(e.channel); });
+      }
+      _hook(dc) {
+        for (const ev of ['open', 'close', 'closing', 'error']) dc.addEventListener(ev, (e) => this._log(`dc ${ev} ${e.error?.message ?? ''}`));
+        const close = dc.close.bind(dc);
+        dc.close = () => { this._log(`dc.close() ${new Error().stack.split('\n').slice(2, 4).join(' ')}`); close(); };
+      }
+      createDataChannel(...a) { const dc = super.createDataChannel(...a); this._log('createDataChannel'); this._hook(dc); return dc; }
+      setRemoteDescription(d) { this._log(`remote ${d?.type}`); return super.setRemoteDescription(d); }
+      close() { this._log(`close() ${this.connectionState}`); return super.close(); }
+    };
+  });
+}
+
 // LT_MAX_MESSAGE (bytes) and LT_RUNS override the message cap and the number of runs of the
 // next test, for bisecting (bench/results/libtorrent-message-size.md).
 const MAX_MESSAGE = process.env.LT_MAX_MESSAGE ? Number(process.env.LT_MAX_MESSAGE) : undefined;
 const RUNS = Number(process.env.LT_RUNS || 10);
+// LT_SEED_UPLOAD (bytes/s) caps the seed's upload rate: a slow transfer, as on a loaded machine.
+const SEED_UPLOAD = process.env.LT_SEED_UPLOAD ? Number(process.env.LT_SEED_UPLOAD) : undefined;
 
-test(`tabswarm seeds 64 MiB, libtorrent downloads it ${RUNS} times in a row`, { timeout: 60_000 + RUNS * 35_000 }, async () => {
+test(`tabswarm seeds 64 MiB, libtorrent downloads it ${RUNS} times in a row`, { timeout: 60_000 + RUNS * (SEED_UPLOAD ? 140_000 : 35_000) }, async () => {
   const size = 64 * MiB;
   const seed = await tsWithMessageSize('tabswarm-seed', MAX_MESSAGE);
   try {
+    if (process.env.LT_RTC_LOG) await logRtc(seed);
     const s = await tabswarmSeed(seed, { size, seed: 32, name: 'to-libtorrent.bin' });
+    if (SEED_UPLOAD) await seed.evaluate((upload) => window.seeded.setLimits({ upload }), SEED_UPLOAD);
     // The seed's peers coming and going, for the failure message.
     await seed.evaluate(() => {
       const t0 = performance.now();
       window.seedLog = [];
-      for (const ev of ['wire', 'peer-left']) {
-        window.seeded.on(ev, (p) => window.seedLog.push(`${((performance.now() - t0) / 1000).toFixed(2)}s ${ev} ${p?.id?.slice(0, 16)}`));
+      for (const ev of ['wire', 'peer-left', 'warning', 'error']) {
+        window.seeded.on(ev, (p) => window.seedLog.push(`${((performance.now() - t0) / 1000).toFixed(2)}s ${ev} ${p?.id ?? p?.message}`));
       }
+      window.seedT0 = Date.now() / 1000;
     });
-    const seedLog = () => seed.evaluate(() => window.seedLog.join('; '));
+    const seedLog = () => seed.evaluate(() => `t0 ${window.seedT0}: ${window.seedLog.join('; ')}` +
+      (window.rtcLog ? `\nrtc:\n${window.rtcLog.splice(0).join('\n')}` : ''));
     const torrentPath = path.join(TMP, 'to-libtorrent.torrent');
     fs.writeFileSync(torrentPath, Buffer.from(s.torrentFile));
     const results = [];
@@ -229,6 +270,7 @@ test(`tabswarm seeds 64 MiB, libtorrent downloads it ${RUNS} times in a row`, { 
         assert.equal(r.info_hash, s.infoHash, `run ${run}: info hash`);
         assert.equal(r.name, 'to-libtorrent.bin');
         results.push(r);
+        if (VERBOSE) console.log(`tabswarm seed: ${await seedLog()}`);
       } catch (e) {
         const msg = `run ${run} (${byMagnet ? 'magnet' : 'torrent'}): ${e.message.split('\n')[0]}; tabswarm seed: ${await seedLog()}`;
         console.log(msg);

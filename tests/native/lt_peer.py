@@ -79,7 +79,9 @@ def new_session():
         | lt.alert.category_t.storage_notification,
         "user_agent": "lt_peer (tabswarm tests)",
     }
-    if os.environ.get("LT_PEER_LOG"):
+    if os.environ.get("LT_PEER_LOG_FILE"):
+        settings["alert_mask"] |= lt.alert.category_t.torrent_log_notification
+    if os.environ.get("LT_PEER_LOG") or os.environ.get("LT_PEER_LOG_FILE"):
         # libtorrent's per-peer log, kept in a ring (RING) and printed when a download stalls.
         settings["alert_mask"] |= lt.alert.category_t.peer_log_notification
     return lt.session(settings)
@@ -103,12 +105,17 @@ class StdinWatch:
 
 
 RING = []
+# LT_PEER_LOG_FILE: every alert (with the peer log) appended to this file, for diagnosis.
+LOG_FILE = open(os.environ["LT_PEER_LOG_FILE"], "a") if os.environ.get("LT_PEER_LOG_FILE") else None
 
 
 def drain_alerts(ses, counters):
     for a in ses.pop_alerts():
         cat = a.category()
         name = type(a).__name__
+        if LOG_FILE:
+            LOG_FILE.write("%.3f %s %s\n" % (time.time(), name, a.message()))
+            LOG_FILE.flush()
         if name == "peer_log_alert":
             RING.append("%.3f %s" % (time.time(), a.message()))
             del RING[:-60]

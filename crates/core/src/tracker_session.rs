@@ -6,10 +6,12 @@
 //! WebRTC offers, and asks a [`TrackerSession`] at each turn: [`TrackerSession::announce`]
 //! builds the request, [`TrackerSession::announced`] says when the next one is due,
 //! [`TrackerSession::lost`] how long to wait before reconnecting, and
-//! [`TrackerSession::on_message`] what a message means. Delays are in milliseconds from the
-//! moment of the call; randomness comes in as an argument.
+//! [`TrackerSession::on_message`] what a message means, and [`TrackerSession::peer_lost`]
+//! when to announce again after a connection failed. Delays are in milliseconds from the
+//! moment of the call; time and randomness come in as arguments.
 
 use crate::text;
+use crate::time::Time;
 use crate::tracker_proto::{
     AnnounceRequest, AnnounceResponse, Answer, AnswerForward, DecodeError, Event, InfoHash, Offer,
     OfferForward, PeerId, TrackerMessage, DEFAULT_INTERVAL_SECS,
@@ -36,6 +38,11 @@ const BACKOFF_BASE_MS: u32 = 1_000;
 const BACKOFF_CAP_MS: u32 = 60_000;
 /// First re-announce delay of a hungry client.
 const HUNGRY_DELAY_MS: u32 = 5_000;
+/// After a connection is lost, the announce that lets the peer back in comes this soon (a
+/// short wait, so that several connections failing together share one announce)...
+pub const PEER_LOST_DELAY_MS: u32 = 500;
+/// ...and such announces are at least this far apart (the shortest interval we accept).
+const PEER_LOST_GAP_MS: u64 = MIN_INTERVAL_SECS as u64 * 1000;
 
 /// The counters an announce carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,6 +81,8 @@ pub struct TrackerSession {
     retries: u32,
     tracker_id: Option<String>,
     completed: bool,
+    /// When the last announce [`TrackerSession::peer_lost`] asked for is (or was) due.
+    peer_lost_at: Option<Time>,
 }
 
 impl TrackerSession {
@@ -86,6 +95,7 @@ impl TrackerSession {
             retries: 0,
             tracker_id: None,
             completed: false,
+            peer_lost_at: None,
         }
     }
 
@@ -156,6 +166,24 @@ impl TrackerSession {
             0 => interval,
             n => doubling_ms(HUNGRY_DELAY_MS, n - 1, interval),
         }
+    }
+
+    /// A peer connection failed at `now` (its transport died; not a close by either side):
+    /// returns in how many ms to announce with offers, or `None` if an announce asked for
+    /// earlier is still due and covers this loss too. The lost peer may not announce again for
+    /// minutes (libtorrent 2.1: 60 s at least) and cannot reach us otherwise, so waiting for
+    /// the interval stalls its download; a seed is never hungry, so that rule does not help.
+    /// Such announces are [`PEER_LOST_GAP_MS`] apart at least, however many peers fail.
+    pub fn peer_lost(&mut self, now: Time) -> Option<u32> {
+        let soon = now + std::time::Duration::from_millis(u64::from(PEER_LOST_DELAY_MS));
+        let at = match self.peer_lost_at {
+            Some(due) if due > now => return None,
+            Some(last) => soon.max(last + std::time::Duration::from_millis(PEER_LOST_GAP_MS)),
+            None => soon,
+        };
+        self.peer_lost_at = Some(at);
+        let ms = at.saturating_since(now).as_millis();
+        Some(u32::try_from(ms).unwrap_or(u32::MAX))
     }
 
     /// The connection failed or closed: how long to wait before reconnecting (ms). 1 s, 2 s,

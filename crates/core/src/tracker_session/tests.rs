@@ -288,3 +288,23 @@ fn a_message_over_128_kib_is_refused_before_it_is_read() {
     assert!(e.to_string().contains("131073"), "{e}");
     assert_eq!(MAX_TRACKER_MESSAGE, 128 * 1024);
 }
+
+#[test]
+fn a_lost_peer_brings_an_announce_soon_and_such_announces_stay_apart() {
+    let mut s = session();
+    let at = |ms| Time::from_millis(ms);
+    // A seed is not hungry: without this rule its next announce is the interval away.
+    assert_eq!(s.announced(None, false), Some(DEFAULT_INTERVAL_SECS * 1000));
+    // The first loss: an announce in half a second.
+    assert_eq!(s.peer_lost(at(1_000)), Some(PEER_LOST_DELAY_MS));
+    // More losses before it is made share it.
+    assert_eq!(s.peer_lost(at(1_200)), None);
+    assert_eq!(s.peer_lost(at(1_499)), None);
+    // A loss after it: the next one waits until 10 s after the last.
+    assert_eq!(s.peer_lost(at(4_000)), Some(7_500));
+    assert_eq!(s.peer_lost(at(5_000)), None);
+    // Long after: soon again.
+    assert_eq!(s.peer_lost(at(60_000)), Some(PEER_LOST_DELAY_MS));
+    // The regular schedule is untouched.
+    assert_eq!(s.next_announce_ms(false), DEFAULT_INTERVAL_SECS * 1000);
+}
