@@ -3,7 +3,11 @@
 // download of the disk-backed Blob (hashed on disk against the source). The leecher page's peak
 // memory (JS heap + wasm memory) must stay at most 256 MiB throughout.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import crypto from 'node:crypto';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from '../tests/e2e/harness.mjs';
 import { launchBrowser, benchPeer, startTracker, printTable, writeResult, mbps, MiB, withTimeout } from './lib.mjs';
 import { bigFile } from './bigfile.mjs';
 
@@ -11,12 +15,24 @@ const SIZE = Number(process.env.BENCH_BIG_MB ?? 2048) * MiB;
 const { file, sha256 } = bigFile(`seed-${SIZE / MiB}.bin`, SIZE);
 const tracker = await startTracker();
 const browser = await launchBrowser(['--enable-precise-memory-info']);
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tabswarm-bench-profile-'));
+let leechContext;
 let row;
 try {
   const seed = await benchPeer(browser, tracker.url, 'tabswarm.html', 'big-seed');
   await seed.setInputFiles('#file', file);
   const s = await seed.evaluate((ann) => window.tsSeedPicked(ann), [tracker.announce]);
-  const leech = await benchPeer(browser, tracker.url, 'tabswarm.html', 'big-leech');
+  // The leecher on a profile on disk, as a user's browser is: an isolated (incognito-like)
+  // context keeps OPFS in memory, with a quota far below 2 GiB.
+  leechContext = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    acceptDownloads: true,
+    args: [...CHROMIUM_ARGS, '--enable-precise-memory-info'],
+  });
+  const leech = leechContext.pages()[0] ?? await leechContext.newPage();
+  await leech.goto(`${tracker.url}/bench/pages/tabswarm.html`);
+  await leech.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
   const d = await withTimeout(900_000, 'big download', () => leech.evaluate(([m, ann]) => window.tsDownload(m, ann, { hash: false }), [s.magnet, [tracker.announce]]));
   const streamed = await leech.evaluate(() => window.tsSaveStreamed());
   const [download] = await Promise.all([leech.waitForEvent('download', { timeout: 300_000 }), leech.evaluate(() => window.tsSaveDownload())]);
@@ -38,6 +54,8 @@ try {
 } catch (e) {
   row = { MiB: SIZE / MiB, seconds: '-', 'MB/s': '-', 'peak page memory MiB': '-', 'received MiB': '-', 'streamed save s': '-', 'peak during save MiB': '-', 'saved = download': '-', 'SHA-256 ok': `failed: ${e.message}` };
 } finally {
+  await leechContext?.close();
+  fs.rmSync(profile, { recursive: true, force: true });
   await browser.close();
   await tracker.stop();
 }

@@ -472,8 +472,8 @@ try {
   statusEl.textContent = ok ? `wasm module loaded · v${version()}` : 'wasm module loaded, but its self-check failed';
   statusEl.dataset.wasm = ok ? 'loaded' : 'broken';
   client = new Client({ announce: [trackerUrl], ...(loopback ? { iceServers: [] } : {}) });
-  await restore();
   wire();
+  await restore();
   showStorage();
   setInterval(showStorage, 5000);
 } catch (e) {
