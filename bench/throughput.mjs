@@ -8,7 +8,9 @@
 // on this shared 2-core machine a single transfer's speed varies by 15% from one to the next.
 // Settings: BENCH_MB (256), BENCH_ROUNDS (3), BENCH_ONLY (raw,tabswarm,webtorrent; also
 // tabswarm-256k, tabswarm sending 256 KiB messages instead of its default size), and
-// BENCH_STORAGE, the tabswarm leecher's storage (auto: OPFS above 128 MiB; memory; opfs).
+// BENCH_STORAGE, the tabswarm leecher's storage (auto: kept in OPFS; memory; opfs); and the
+// runs tabswarm-memory (the leecher in memory: not kept) and tabswarm-keep (the seed keeps a
+// copy of its file in OPFS while it uploads), which compare those costs in one run.
 import { startTracker, launchBrowser, benchPeer, printTable, writeResult, mbps, MiB, withTimeout } from './lib.mjs';
 import { bigFile } from './bigfile.mjs';
 
@@ -58,6 +60,8 @@ try {
     tabswarm: () => peerPair(browser, tracker.url, { fn: 'ts', list: announce }, 'tabswarm.html', 'tabswarm'),
     // tabswarm with 256 KiB messages, its size before MAX_MESSAGE became 128 KiB (src/rtc.rs).
     'tabswarm-256k': () => peerPair(browser, tracker.url, { fn: 'ts', list: announce }, 'tabswarm.html?maxMessageSize=262144', 'tabswarm-256k'),
+    'tabswarm-memory': () => peerPair(browser, tracker.url, { fn: 'ts', list: announce }, 'tabswarm.html?storage=memory', 'tabswarm-memory'),
+    'tabswarm-keep': () => peerPair(browser, tracker.url, { fn: 'ts', list: announce }, 'tabswarm.html?keep=1', 'tabswarm-keep'),
     webtorrent: () => peerPair(browser, tracker.url, { fn: 'wt', list: announce }, 'webtorrent.html', 'webtorrent'),
   };
   const samples = Object.fromEntries(only.map((n) => [n, []]));
