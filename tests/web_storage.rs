@@ -88,7 +88,10 @@ async fn opfs_store_round_trips_pieces_and_builds_a_disk_backed_blob() {
     assert_eq!(blob.size(), 100_000.0);
     assert_eq!(read_blob(&blob).await.unwrap(), data);
     // A range across a piece boundary comes from the two piece files it spans.
-    let part = store.content_blob(16_000..40_000).await.expect("range blob");
+    let part = store
+        .content_blob(16_000..40_000)
+        .await
+        .expect("range blob");
     assert_eq!(read_blob(&part).await.unwrap(), &data[16_000..40_000]);
     let empty = store.content_blob(5..5).await.expect("empty range");
     assert_eq!(empty.size(), 0.0);
