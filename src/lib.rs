@@ -448,9 +448,13 @@ impl ClientInner {
         selection: Selection,
     ) -> Result<Rc<Driver>, JsValue> {
         let entry = if self.keep {
+            // Where OPFS refuses (a private window, say) the torrent runs unkept.
             Entry::open(torrent_info_hash(&torrent))
                 .await
-                .map_err(|e| Failure::new(ErrorCode::Storage, e))?
+                .unwrap_or_else(|e| {
+                    web_sys::console::warn_1(&format!("tabswarm: not kept: {e}").into());
+                    None
+                })
         } else {
             None
         };
