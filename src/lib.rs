@@ -84,9 +84,9 @@ struct ClientInner {
 impl Client {
     /// `opts.announce`: tracker URLs (`ws://` or `wss://`) used for every torrent;
     /// `opts.iceServers`: the `RTCPeerConnection` ICE servers (default: WebTorrent's STUN
-    /// servers; `[]` on a machine without internet); `opts.storage`: where downloads keep
-    /// their pieces, `"auto"` (default: memory up to 128 MiB, OPFS above), `"memory"` or
-    /// `"opfs"`; `opts.maxMessageSize`: the largest data-channel message sent, in bytes
+    /// servers; `[]` on a machine without internet); `opts.storage`: where torrents keep
+    /// their pieces, `"auto"` (default: in the library in OPFS, kept across reloads; memory
+    /// without OPFS), `"memory"` (not kept) or `"opfs"` (kept; throws without OPFS); `opts.maxMessageSize`: the largest data-channel message sent, in bytes
     /// (default [`rtc::MAX_MESSAGE`]).
     #[wasm_bindgen(constructor)]
     pub fn new(
