@@ -38,6 +38,8 @@ const TORRENT: &str = "torrent";
 /// Attempts to take an entry's lock held elsewhere, [`LOCK_RETRY_MS`] apart.
 const LOCK_TRIES: u32 = 10;
 const LOCK_RETRY_MS: u32 = 100;
+/// Waits of [`LOCK_RETRY_MS`] for an entry's background writes before it is closed anyway.
+const CLOSE_WAITS: u32 = 50;
 /// Piece files whose sizes are read at once while scanning a directory.
 const SCAN_BATCH: usize = 256;
 
@@ -70,6 +72,9 @@ pub enum Leave {
 pub struct Entry {
     info_hash: InfoHash,
     dir: DirFuture,
+    /// Background writes of the record and `.torrent` still running: closing waits for them,
+    /// so a record written late cannot list again a torrent just unlisted or deleted.
+    writes: Rc<std::cell::Cell<u32>>,
     /// Resolving it releases the Web Lock (absent where the browser has no Web Locks).
     release: Option<js_sys::Function>,
 }
@@ -105,6 +110,7 @@ impl Entry {
         Ok(Some(Entry {
             info_hash,
             dir,
+            writes: Rc::default(),
             release,
         }))
     }
@@ -160,11 +166,13 @@ impl Entry {
     }
 
     fn write_later(&self, name: &'static str, bytes: Vec<u8>) {
-        let dir = self.dir.clone();
+        let (dir, writes) = (self.dir.clone(), self.writes.clone());
+        writes.set(writes.get() + 1);
         spawn_local(async move {
             if let Err(e) = write_file(dir, name, &bytes).await {
                 web_sys::console::warn_1(&format!("tabswarm: cannot save {name}: {e}").into());
             }
+            writes.set(writes.get() - 1);
         });
     }
 
@@ -203,24 +211,42 @@ impl Entry {
     pub fn close(mut self, leave: Leave) {
         let name = self.info_hash.to_hex();
         let release = self.release.take();
-        let dir = self.dir.clone();
+        let (dir, writes) = (self.dir.clone(), self.writes.clone());
         spawn_local(async move {
+            for _ in 0..CLOSE_WAITS {
+                if writes.get() == 0 {
+                    break;
+                }
+                crate::js::sleep_ms(LOCK_RETRY_MS).await;
+            }
             let result = match leave {
                 Leave::Stay => Ok(()),
                 Leave::Unlist => match dir.await {
                     Ok(dir) => js_await(dir.remove_entry(STATE)).await.map(|_| ()),
                     Err(e) => Err(e),
                 },
-                Leave::Delete => match root().await {
-                    Ok(root) => {
-                        let opts = web_sys::FileSystemRemoveOptions::new();
-                        opts.set_recursive(true);
-                        js_await(root.remove_entry_with_options(&name, &opts))
-                            .await
-                            .map(|_| ())
+                // A piece write still landing can refuse the removal for a moment: try again.
+                Leave::Delete => {
+                    let mut result = Err(String::new());
+                    for _ in 0..CLOSE_WAITS {
+                        result = match root().await {
+                            Ok(root) => {
+                                let opts = web_sys::FileSystemRemoveOptions::new();
+                                opts.set_recursive(true);
+                                js_await(root.remove_entry_with_options(&name, &opts))
+                                    .await
+                                    .map(|_| ())
+                            }
+                            Err(e) => Err(e),
+                        }
+                        .filter_not_found();
+                        if result.is_ok() {
+                            break;
+                        }
+                        crate::js::sleep_ms(LOCK_RETRY_MS).await;
                     }
-                    Err(e) => Err(e),
-                },
+                    result
+                }
             };
             if let Err(e) = result.filter_not_found() {
                 web_sys::console::warn_1(&format!("tabswarm: cannot remove {name}: {e}").into());

@@ -87,49 +87,6 @@ function streamOf(blob, progress) {
   }));
 }
 
-/** Bytes each write of writeBlob carries (one buffer, filled again and again). */
-const WRITE_CHUNK = 4 * 1024 * 1024;
-
-/**
- * Writes `blob` into a file's `writable` and closes it. Where the Blob's stream takes a BYOB
- * reader (Chromium, Firefox) one buffer is filled and written over and over, so a 2 GiB save
- * leaves no garbage behind (fresh chunks did: the JS heap peaked near 300 MiB before they were
- * collected); elsewhere it pipes streamOf(blob).
- */
-async function writeBlob(blob, writable, progress, signal) {
-  let reader = null;
-  try {
-    reader = blob.stream().getReader({ mode: 'byob' });
-  } catch {
-    return streamOf(blob, progress).pipeTo(writable, { signal });
-  }
-  const writer = writable.getWriter();
-  let buffer = new ArrayBuffer(Math.max(1, Math.min(WRITE_CHUNK, blob.size)));
-  try {
-    for (let done = false; !done;) {
-      let filled = 0;
-      while (filled < buffer.byteLength) {
-        throwIfAborted(signal);
-        const r = await reader.read(new Uint8Array(buffer, filled, buffer.byteLength - filled));
-        if (r.value) {
-          buffer = r.value.buffer; // the read transferred it
-          filled += r.value.byteLength;
-        }
-        if (r.done) { done = true; break; }
-      }
-      if (filled > 0) {
-        await writer.write(new Uint8Array(buffer, 0, filled));
-        progress?.(filled);
-      }
-    }
-    await writer.close();
-  } catch (e) {
-    await writer.abort(e).catch(() => {});
-    await reader.cancel(e).catch(() => {});
-    throw e;
-  }
-}
-
 /** A progress counter over `total` bytes for options.onProgress (or null without one). */
 function counter(onProgress, total) {
   if (typeof onProgress !== 'function') return null;
@@ -187,7 +144,7 @@ export async function saveFile(file, options = {}) {
       const blob = await blobOf(file);
       throwIfAborted(signal);
       const writable = await handle.createWritable();
-      await writeBlob(blob, writable, counter(onProgress, blob.size), signal);
+      await streamOf(blob, counter(onProgress, blob.size)).pipeTo(writable, { signal });
       return true;
     }
     const blob = await blobOf(file);
@@ -321,9 +278,9 @@ async function saveFolder(title, entries, total, { signal, onProgress }) {
         const blob = await e.blob();
         if (blob.size !== e.size) throw new Error(`its Blob has ${blob.size} bytes, the torrent says ${e.size}`);
         const writable = await handle.createWritable();
-        // Closed when done (the file is then committed), aborted on an error or our signal
-        // (what was written of this file is discarded).
-        await writeBlob(blob, writable, progress, signal);
+        // pipeTo closes the writable when done (the file is then committed) and aborts it on an
+        // error or our signal (what was written of this file is discarded).
+        await streamOf(blob, progress).pipeTo(writable, { signal });
       } catch (err) {
         // No empty file left where this save created one; a file that was there stays as it was.
         if (!existed) await dir.removeEntry(name).catch(() => {});
