@@ -181,13 +181,7 @@ impl Entry {
         let dir = self.dir.clone().await?;
         let mut found = Vec::new();
         let mut batch: Vec<(u32, web_sys::FileSystemFileHandle)> = Vec::new();
-        let values = call0(&dir, "values")?;
-        loop {
-            let step = js_await(call0(&values, "next")?.unchecked_into()).await?;
-            if prop(&step, "done").is_truthy() {
-                break;
-            }
-            let handle = prop(&step, "value");
+        for handle in children(&dir).await? {
             let index = prop(&handle, "name")
                 .as_string()
                 .and_then(|n| piece_index(&n))
@@ -317,13 +311,7 @@ pub fn copy_pieces(
 pub async fn list() -> Result<Vec<InfoHash>, String> {
     let root = root().await?;
     let mut names = Vec::new();
-    let values = call0(&root, "values")?;
-    loop {
-        let step = js_await(call0(&values, "next")?.unchecked_into()).await?;
-        if prop(&step, "done").is_truthy() {
-            break;
-        }
-        let handle = prop(&step, "value");
+    for handle in children(&root).await? {
         if prop(&handle, "kind").as_string().as_deref() != Some("directory") {
             continue;
         }
@@ -473,6 +461,19 @@ async fn subdir(
     opts.set_create(create);
     let dir = js_await(parent.get_directory_handle_with_options(name, &opts)).await?;
     Ok(dir.unchecked_into())
+}
+
+/// The handles of a directory's entries (its `values()` async iterator, read to the end).
+async fn children(dir: &web_sys::FileSystemDirectoryHandle) -> Result<Vec<JsValue>, String> {
+    let values = call0(dir, "values")?;
+    let mut out = Vec::new();
+    loop {
+        let step = js_await(call0(&values, "next")?.unchecked_into()).await?;
+        if prop(&step, "done").is_truthy() {
+            return Ok(out);
+        }
+        out.push(prop(&step, "value"));
+    }
 }
 
 fn call0(obj: &JsValue, method: &str) -> Result<JsValue, String> {
