@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 source scripts/env.sh
-step() { printf '\n== %s ==\n' "$*" >&2; }
+# Each step's start is stamped with the seconds since the run began (SECONDS), so a slow
+# step shows in the log.
+step() { printf '\n== [%4ds] %s ==\n' "$SECONDS" "$*" >&2; }
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -54,3 +56,4 @@ E2E_BROWSER=firefox node --test --test-concurrency=1 \
   tests/e2e/api-events.test.mjs
 step "interop with libtorrent $LIBTORRENT_VERSION (native peers over WebRTC)"
 node --test --test-concurrency=1 tests/native/
+step "all tests passed"
