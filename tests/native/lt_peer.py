@@ -32,8 +32,16 @@ warnings.simplefilter("ignore", DeprecationWarning)
 import libtorrent as lt  # noqa: E402
 
 
+def _text(o):
+    # libtorrent hands back some peer-supplied strings (a peer's client name) as bytes when
+    # they are not valid UTF-8: report them, never crash on them.
+    if isinstance(o, (bytes, bytearray)):
+        return bytes(o).decode("utf-8", "replace")
+    raise TypeError("not JSON serializable: %s" % type(o).__name__)
+
+
 def out(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.write(json.dumps(obj, default=_text) + "\n")
     sys.stdout.flush()
 
 
