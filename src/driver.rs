@@ -682,7 +682,12 @@ impl Driver {
                 if !conn.open {
                     conn.open = true;
                     conn.connect_timer = None;
-                    s.engine.handle_input(now, Input::Connected { peer });
+                    let input = if conn.we_offered {
+                        Input::Connected { peer }
+                    } else {
+                        Input::Accepted { peer }
+                    };
+                    s.engine.handle_input(now, input);
                 }
             }
             RtcEvent::Data(data) => {

@@ -6,7 +6,8 @@
 // LT_VERBOSE=1 prints libtorrent's stderr and progress lines (and the seed's peer log after each
 // run of the 64 MiB test); LT_PEER_VERBOSE=1 libtorrent's connection alerts; LT_PEER_LOG_FILE=path
 // appends every libtorrent alert, its peer and torrent logs included, to path; LT_RTC_LOG=1 adds
-// the seed page's WebRTC events to the 64 MiB test's seed log.
+// the seed page's WebRTC events to the 64 MiB test's seed log, and prints both tabswarm pages'
+// in the mixed swarm test.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -298,6 +299,7 @@ test('a mixed swarm: libtorrent, tabswarm and WebTorrent peers all complete', { 
   const tsSeed = await ts('tabswarm-seed');
   const tsLeech = await ts('tabswarm-leech');
   const wtLeech = await wt('webtorrent-leech');
+  if (process.env.LT_RTC_LOG) await Promise.all([logRtc(tsSeed), logRtc(tsLeech)]);
   try {
     const t = await tabswarmSeed(tsSeed, { size, seed: 33, name: 'mixed.bin', pieceLength });
     assert.equal(t.infoHash, s.info_hash, 'tabswarm and libtorrent make the same info hash');
@@ -321,6 +323,11 @@ test('a mixed swarm: libtorrent, tabswarm and WebTorrent peers all complete', { 
     const ids = await tsLeech.evaluate(() => window.log.peers.map((p) => p.id));
     const prefixes = ids.map((id) => Buffer.from(id ?? '', 'hex').subarray(0, 3).toString('latin1'));
     console.log(`tabswarm leecher's peers: ${prefixes.join(' ')}`);
+    if (process.env.LT_RTC_LOG) {
+      for (const [n, p] of [['seed', tsSeed], ['leech', tsLeech]]) {
+        console.log(`tabswarm ${n} ${await p.evaluate(() => window.client.peerId)} rtc:\n${await p.evaluate(() => window.rtcLog.join('\n'))}`);
+      }
+    }
     assert.ok(prefixes.includes('-LT'), `tabswarm leecher saw no libtorrent peer: ${ids}`);
     assert.ok(prefixes.includes('-TS'), `tabswarm leecher saw no tabswarm peer: ${ids}`);
     const wtSees = await wtLeech.evaluate(() => window.wtTorrent.wires.map((w) => w.peerId));

@@ -113,7 +113,8 @@ class StdinWatch:
 
 
 RING = []
-# LT_PEER_LOG_FILE: every alert (with the peer log) appended to this file, for diagnosis.
+# LT_PEER_LOG_FILE: every alert (with the peer log) appended to this file, for diagnosis, each line
+# with its time and this process's pid (the tests' peers share one file).
 LOG_FILE = open(os.environ["LT_PEER_LOG_FILE"], "a") if os.environ.get("LT_PEER_LOG_FILE") else None
 
 
@@ -122,7 +123,7 @@ def drain_alerts(ses, counters):
         cat = a.category()
         name = type(a).__name__
         if LOG_FILE:
-            LOG_FILE.write("%.3f %s %s\n" % (time.time(), name, a.message()))
+            LOG_FILE.write("%.3f %d %s %s\n" % (time.time(), os.getpid(), name, a.message()))
             LOG_FILE.flush()
         if name == "peer_log_alert":
             RING.append("%.3f %s" % (time.time(), a.message()))

@@ -68,9 +68,15 @@
 //! ```
 //!
 //! # Connections
-//! WebRTC has no initiator, so on [`Input::Connected`] both sides send their BEP 3 handshake at
-//! once. When the peer's handshake arrives (right info hash, not our own or a banned or
-//! duplicate peer id) we send our BEP 10 extended handshake (`m: {ut_metadata: 1}`,
+//! WebTorrent sends its BEP 3 handshake as soon as a data channel opens, on both sides. We do
+//! so on the side that made the offer ([`Input::Connected`]); on the side that answered
+//! ([`Input::Accepted`]) we wait for the peer's handshake and send ours right before our reply
+//! to it, as a TCP peer does for an incoming connection. Every known client sends first when it
+//! made the offer, and libtorrent 2.1 (libdatachannel) can lose a message that reaches it just
+//! as its channel opens, before it reads: a handshake sent at once by the answering side was lost
+//! that way about once in 40 connections (bench/results/NOTES.md, "libtorrent loses the
+//! first message"). When the peer's handshake arrives (right info hash, not our own or a banned
+//! or duplicate peer id) we send our BEP 10 extended handshake (`m: {ut_metadata: 1}`,
 //! `metadata_size` once known, `reqq` = our pipeline depth, `v` = our client name) and then our
 //! `bitfield` if we hold any piece (omitted otherwise, as BEP 3 allows). Anything malformed
 //! from a peer ends in [`Output::Disconnect`] with a [`DisconnectReason`]; after that output the
@@ -246,8 +252,13 @@ pub enum Torrent {
 /// Something happened on a connection or the clock.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
-    /// A transport to a peer opened (data channel open).
+    /// A transport to a peer opened (data channel open) that we started (our offer was
+    /// answered): we send our handshake at once.
     Connected { peer: PeerKey },
+    /// A transport to a peer opened that the peer started (we answered its offer): we send our
+    /// handshake once the peer's has arrived, as BEP 3's receiving side does (see
+    /// "Connections" above).
+    Accepted { peer: PeerKey },
     /// Bytes from a peer, in any slicing.
     Data { peer: PeerKey, data: &'a [u8] },
     /// The transport closed.
@@ -693,7 +704,8 @@ impl<S: PieceStore> Engine<S> {
     pub fn handle_input(&mut self, now: Time, input: Input<'_>) {
         self.advance(now);
         match input {
-            Input::Connected { peer } => self.on_connected(peer),
+            Input::Connected { peer } => self.on_connected(peer, true),
+            Input::Accepted { peer } => self.on_connected(peer, false),
             Input::Data { peer, data } => {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     self.core.on_data(p, data);
@@ -968,12 +980,14 @@ impl<S: PieceStore> Engine<S> {
         }
     }
 
-    fn on_connected(&mut self, key: PeerKey) {
+    fn on_connected(&mut self, key: PeerKey, we_started: bool) {
         if self.peers.contains_key(&key) {
             return;
         }
         let mut p = Peer::new(key, &self.core);
-        self.core.send_handshake(&mut p);
+        if we_started {
+            self.core.send_handshake(&mut p);
+        }
         self.peers.insert(key, p);
     }
 

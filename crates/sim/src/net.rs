@@ -244,7 +244,7 @@ impl Sim {
         self.peers[a].conns.iter().filter(|c| c.open).count()
     }
 
-    /// Opens a connection between `a` and `b` now (both sides get `Connected`).
+    /// Opens a connection between `a` and `b` now (`a` gets `Connected`, `b` `Accepted`).
     pub fn connect(&mut self, a: usize, b: usize, latency: Duration) {
         if a == b || self.is_connected(a, b) || !self.peers[a].alive || !self.peers[b].alive {
             return;
@@ -261,8 +261,9 @@ impl Sim {
                 in_rr: false,
             });
         }
+        // `a` made the offer, `b` answered it: `b` sends its handshake once `a`'s arrives.
         self.input(a, Input::Connected { peer: key(b) });
-        self.input(b, Input::Connected { peer: key(a) });
+        self.input(b, Input::Accepted { peer: key(a) });
     }
 
     /// Processes events until `stop` holds, the heap empties, or `until` passes.

@@ -39,6 +39,8 @@ pub(super) struct Peer {
     pub client: Option<String>,
     /// `Event::PeerHandshake` was emitted for it.
     pub handshake_emitted: bool,
+    /// Our BEP 3 handshake went out (at once on a connection we started, else in reply to its).
+    pub handshake_sent: bool,
     /// Its handshake has the BEP 10 bit.
     pub extended: bool,
     /// Its `ut_metadata` side (see `metadata`).
@@ -87,6 +89,7 @@ impl Peer {
             peer_id: None,
             client: None,
             handshake_emitted: false,
+            handshake_sent: false,
             extended: false,
             metadata: PeerMetadata::default(),
             has: Bitfield::new(core.have.len()),
@@ -180,6 +183,7 @@ impl<S: PieceStore> Core<S> {
 
     pub(super) fn send_handshake(&mut self, p: &mut Peer) {
         let h = Handshake::new(self.info_hash, self.config.peer_id);
+        p.handshake_sent = true;
         let before = p.out.len();
         p.out.extend_from_slice(&h.encode());
         self.emitted(p, before);
@@ -225,6 +229,9 @@ impl<S: PieceStore> Core<S> {
         p.parole = self.ids.admit(h.peer_id)?;
         p.peer_id = Some(h.peer_id);
         p.extended = h.supports_extended();
+        if !p.handshake_sent {
+            self.send_handshake(p);
+        }
         if p.extended {
             self.send_ext_handshake(p);
         } else {

@@ -1213,3 +1213,91 @@ fn a_file_deselected_mid_download_is_not_fetched_further() {
     assert!(e.check_invariants().is_ok());
     assert_eq!(e.bytes_left(), Some(0));
 }
+
+/// Everything the engine hands the driver until it waits: the bytes sent, and a disconnect.
+fn drain_sent(e: &mut Engine<MemoryStore>) -> (Vec<u8>, Option<DisconnectReason>) {
+    let mut sent = Vec::new();
+    let mut gone = None;
+    loop {
+        match e.poll_output(Time::ZERO) {
+            Output::Send { data, .. } => sent.extend_from_slice(&data),
+            Output::Disconnect { reason, .. } => gone = Some(reason),
+            Output::Event(_) => {}
+            Output::Timeout(_) => return (sent, gone),
+        }
+    }
+}
+
+#[test]
+fn an_accepted_connection_answers_the_peers_handshake_and_never_speaks_first() {
+    let (m, data) = make_torrent(4 * 16_384, 16_384, 21);
+    let mut seed = Engine::new(
+        config(0),
+        Torrent::Seed(m.clone()),
+        MemoryStore::with_content(data),
+    )
+    .unwrap();
+    seed.handle_input(Time::ZERO, Input::Accepted { peer: key(1) });
+    let (sent, gone) = drain_sent(&mut seed);
+    assert!(
+        sent.is_empty(),
+        "sent {} bytes before the peer spoke",
+        sent.len()
+    );
+    assert_eq!(gone, None);
+    // The peer's handshake arrives: ours goes out first, then the extended one and the bitfield.
+    let theirs = Handshake::new(m.info_hash, PeerId([5; 20])).encode();
+    seed.handle_input(
+        Time::ZERO,
+        Input::Data {
+            peer: key(1),
+            data: &theirs,
+        },
+    );
+    let (sent, gone) = drain_sent(&mut seed);
+    assert_eq!(gone, None);
+    let mut d = Decoder::new(WireLimits::default());
+    d.push(&sent);
+    match d.next() {
+        Ok(Some(Frame::Handshake(h))) => {
+            assert_eq!(h.info_hash, m.info_hash);
+            assert_eq!(h.peer_id, peer_id(0));
+        }
+        other => panic!("expected our handshake first, got {other:?}"),
+    }
+    assert!(matches!(
+        d.next(),
+        Ok(Some(Frame::Message(Message::Extended { id: 0, .. })))
+    ));
+    assert!(matches!(
+        d.next(),
+        Ok(Some(Frame::Message(Message::Bitfield(_))))
+    ));
+    // Exactly one handshake: a second one from the peer is a protocol error, not a resend.
+    assert!(!sent[68..]
+        .windows(20)
+        .any(|w| w == b"\x13BitTorrent protocol"));
+}
+
+#[test]
+fn an_accepted_connection_with_a_wrong_info_hash_hears_nothing_from_us() {
+    let (m, data) = make_torrent(4 * 16_384, 16_384, 22);
+    let mut seed =
+        Engine::new(config(0), Torrent::Seed(m), MemoryStore::with_content(data)).unwrap();
+    seed.handle_input(Time::ZERO, Input::Accepted { peer: key(1) });
+    let theirs = Handshake::new(InfoHash([9; 20]), PeerId([5; 20])).encode();
+    seed.handle_input(
+        Time::ZERO,
+        Input::Data {
+            peer: key(1),
+            data: &theirs,
+        },
+    );
+    let (sent, gone) = drain_sent(&mut seed);
+    assert!(
+        sent.is_empty(),
+        "told a peer of another torrent {} bytes",
+        sent.len()
+    );
+    assert_eq!(gone, Some(DisconnectReason::InfoHashMismatch));
+}
