@@ -1006,7 +1006,8 @@ fn default_ice_servers() -> JsValue {
     js_sys::Array::of1(&server).into()
 }
 
-/// `-TS0100-` and 12 random characters from the URL-safe base64 alphabet.
+/// `-TS0100-` and 12 random characters from the URL-safe base64 alphabet. Other tabswarm peers
+/// recognise the prefix (`glare::OUR_PREFIX`).
 fn make_peer_id() -> [u8; 20] {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut id = *b"-TS0100-............";

@@ -5,14 +5,22 @@
 
 use crate::ids::PeerId;
 
+/// How tabswarm's peer ids begin (Azureus style, `-TS` and a version: src/lib.rs
+/// `make_peer_id`). A remote whose id begins so runs [`keep_new`] too.
+pub const OUR_PREFIX: &[u8; 3] = b"-TS";
+
 /// A second connection to `remote` finished signalling while one exists: true to keep the new
-/// one (and close the old), false to close the new one. An old connection that is
-/// `old_established` (its BitTorrent handshake is done) is kept: it is not a glare but a
-/// new offer to a peer we already swarm with, and a peer that dedups by its own rule (libtorrent
-/// 2.1, whose handshake peer id is not the one it announces) keeps the established one too;
-/// dropping it lost the transfer. Otherwise the connection kept is the one whose offerer has
-/// the smaller peer id, which both sides compute alike. `*_we_offered` says whether we made
-/// that connection's offer.
+/// one (and close the old), false to close the new one. The connection kept is the one whose
+/// offerer has the smaller peer id, which both sides compute alike, with one exception: an old
+/// connection that is `old_established` (its BitTorrent handshake is done) to a peer of
+/// another client is kept. That is not a glare but a new offer to a peer we already swarm with,
+/// and a client that dedups by its own rule (libtorrent 2.1, whose handshake peer id is not the
+/// one it announces, offers again on every announce) keeps the established one too; dropping it
+/// lost the transfer. Between two tabswarm peers the exception is not taken: a tabswarm peer
+/// answers no offer from a peer it is connected to, so a second connection between two of them
+/// is always a glare, and "established" is each side's own view, which differs for as long as a
+/// handshake takes to cross: one side kept the old one, the other the new one, and both were
+/// lost. `*_we_offered` says whether we made that connection's offer.
 pub fn keep_new(
     me: &PeerId,
     remote: &PeerId,
@@ -21,7 +29,8 @@ pub fn keep_new(
     old_established: bool,
 ) -> bool {
     let offerer = |we: bool| if we { me } else { remote };
-    !old_established && offerer(new_we_offered) < offerer(old_we_offered)
+    let keep_established = old_established && !remote.0.starts_with(OUR_PREFIX);
+    !keep_established && offerer(new_we_offered) < offerer(old_we_offered)
 }
 
 #[cfg(test)]
@@ -116,5 +125,30 @@ mod tests {
                 "{new_we} {old_we}"
             );
         }
+    }
+
+    #[test]
+    fn two_tabswarm_peers_agree_whichever_side_sees_the_old_one_established() {
+        let (a, b) = (
+            PeerId(*b"-TS0100-aaaaaaaaaaaa"),
+            PeerId(*b"-TS0100-bbbbbbbbbbbb"),
+        );
+        for a_order in [[a, b], [b, a]] {
+            for b_order in [[a, b], [b, a]] {
+                for (a_est, b_est) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let at_a = kept(a, b, a_order, |m, r, n, o| keep_new(m, r, n, o, a_est));
+                    let at_b = kept(b, a, b_order, |m, r, n, o| keep_new(m, r, n, o, b_est));
+                    assert_eq!(
+                        at_a, at_b,
+                        "a sees {a_order:?} ({a_est}), b {b_order:?} ({b_est})"
+                    );
+                    assert_eq!(at_a, a, "the smaller id's offer");
+                }
+            }
+        }
+        // Another client's established connection is still kept, as the rule above says.
+        let lt = PeerId(*b"-LT2110-aaaaaaaaaaaa");
+        assert!(!keep_new(&a, &lt, false, true, true));
+        assert!(keep_new(&a, &lt, false, true, false));
     }
 }
