@@ -1006,11 +1006,11 @@ fn default_ice_servers() -> JsValue {
     js_sys::Array::of1(&server).into()
 }
 
-/// `-TS0100-` and 12 random characters from the URL-safe base64 alphabet. Other tabswarm peers
-/// recognise the prefix (`glare::OUR_PREFIX`).
+/// `ids::PEER_ID_PREFIX` and 12 random characters from the URL-safe base64 alphabet.
 fn make_peer_id() -> [u8; 20] {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut id = *b"-TS0100-............";
+    let mut id = [0u8; 20];
+    id[..8].copy_from_slice(tabswarm_core::ids::PEER_ID_PREFIX);
     let mut random = [0u8; 12];
     js::random_bytes(&mut random);
     for (slot, r) in id[8..].iter_mut().zip(random) {

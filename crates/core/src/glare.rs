@@ -5,10 +5,6 @@
 
 use crate::ids::PeerId;
 
-/// How tabswarm's peer ids begin (Azureus style, `-TS` and a version: src/lib.rs
-/// `make_peer_id`). A remote whose id begins so runs [`keep_new`] too.
-pub const OUR_PREFIX: &[u8; 3] = b"-TS";
-
 /// A second connection to `remote` finished signalling while one exists: true to keep the new
 /// one (and close the old), false to close the new one. The connection kept is the one whose
 /// offerer has the smaller peer id, which both sides compute alike, with one exception: an old
@@ -29,7 +25,7 @@ pub fn keep_new(
     old_established: bool,
 ) -> bool {
     let offerer = |we: bool| if we { me } else { remote };
-    let keep_established = old_established && !remote.0.starts_with(OUR_PREFIX);
+    let keep_established = old_established && !remote.is_tabswarm();
     !keep_established && offerer(new_we_offered) < offerer(old_we_offered)
 }
 

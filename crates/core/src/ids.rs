@@ -54,11 +54,24 @@ id20!(
     /// A torrent's info hash: the SHA-1 of its bencoded info dict.
     InfoHash
 );
+
+/// How our peer ids begin (Azureus style: `-`, client `TS`, version 0100, `-`); 12 random
+/// characters follow (src/lib.rs `make_peer_id`).
+pub const PEER_ID_PREFIX: &[u8; 8] = b"-TS0100-";
+
 id20!(
     /// A peer id (20 bytes; WebTorrent uses `-WW0300-` + base64 of 9 random bytes, we use
-    /// `-TS0100-` + 12 random characters).
+    /// [`PEER_ID_PREFIX`] + 12 random characters).
     PeerId
 );
+
+impl PeerId {
+    /// Whether the id is a tabswarm peer's (any version): `-TS`.
+    pub fn is_tabswarm(&self) -> bool {
+        self.0.starts_with(&PEER_ID_PREFIX[..3])
+    }
+}
+
 id20!(
     /// The id a peer gives one of its WebRTC offers; the answer echoes it.
     OfferId

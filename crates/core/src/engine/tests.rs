@@ -1228,9 +1228,10 @@ fn drain_sent(e: &mut Engine<MemoryStore>) -> (Vec<u8>, Option<DisconnectReason>
     }
 }
 
-#[test]
-fn an_accepted_connection_answers_the_peers_handshake_and_never_speaks_first() {
-    let (m, data) = make_torrent(4 * 16_384, 16_384, 21);
+/// A seed of a 4-piece torrent with peer `key(1)` on a connection it accepted (it answered the
+/// offer).
+fn accepted_seed(data_seed: u64) -> (Metainfo, Engine<MemoryStore>) {
+    let (m, data) = make_torrent(4 * 16_384, 16_384, data_seed);
     let mut seed = Engine::new(
         config(0),
         Torrent::Seed(m.clone()),
@@ -1238,6 +1239,17 @@ fn an_accepted_connection_answers_the_peers_handshake_and_never_speaks_first() {
     )
     .unwrap();
     seed.handle_input(Time::ZERO, Input::Accepted { peer: key(1) });
+    (m, seed)
+}
+
+/// Bytes from peer `key(1)`.
+fn from_peer_1(e: &mut Engine<MemoryStore>, data: &[u8]) {
+    e.handle_input(Time::ZERO, Input::Data { peer: key(1), data });
+}
+
+#[test]
+fn an_accepted_connection_answers_the_peers_handshake_and_never_speaks_first() {
+    let (m, mut seed) = accepted_seed(21);
     let (sent, gone) = drain_sent(&mut seed);
     assert!(
         sent.is_empty(),
@@ -1246,13 +1258,9 @@ fn an_accepted_connection_answers_the_peers_handshake_and_never_speaks_first() {
     );
     assert_eq!(gone, None);
     // The peer's handshake arrives: ours goes out first, then the extended one and the bitfield.
-    let theirs = Handshake::new(m.info_hash, PeerId([5; 20])).encode();
-    seed.handle_input(
-        Time::ZERO,
-        Input::Data {
-            peer: key(1),
-            data: &theirs,
-        },
+    from_peer_1(
+        &mut seed,
+        &Handshake::new(m.info_hash, PeerId([5; 20])).encode(),
     );
     let (sent, gone) = drain_sent(&mut seed);
     assert_eq!(gone, None);
@@ -1273,7 +1281,7 @@ fn an_accepted_connection_answers_the_peers_handshake_and_never_speaks_first() {
         d.next(),
         Ok(Some(Frame::Message(Message::Bitfield(_))))
     ));
-    // Exactly one handshake: a second one from the peer is a protocol error, not a resend.
+    // Exactly one handshake from us.
     assert!(!sent[68..]
         .windows(20)
         .any(|w| w == b"\x13BitTorrent protocol"));
@@ -1281,17 +1289,10 @@ fn an_accepted_connection_answers_the_peers_handshake_and_never_speaks_first() {
 
 #[test]
 fn an_accepted_connection_with_a_wrong_info_hash_hears_nothing_from_us() {
-    let (m, data) = make_torrent(4 * 16_384, 16_384, 22);
-    let mut seed =
-        Engine::new(config(0), Torrent::Seed(m), MemoryStore::with_content(data)).unwrap();
-    seed.handle_input(Time::ZERO, Input::Accepted { peer: key(1) });
-    let theirs = Handshake::new(InfoHash([9; 20]), PeerId([5; 20])).encode();
-    seed.handle_input(
-        Time::ZERO,
-        Input::Data {
-            peer: key(1),
-            data: &theirs,
-        },
+    let (_, mut seed) = accepted_seed(22);
+    from_peer_1(
+        &mut seed,
+        &Handshake::new(InfoHash([9; 20]), PeerId([5; 20])).encode(),
     );
     let (sent, gone) = drain_sent(&mut seed);
     assert!(
